@@ -1,0 +1,42 @@
+# Two commands do all the set-up:  make labs  (run the labs)  and  make test  (run the tests).
+# Both create or reuse .venv and install what is missing: torch first (TORCH_SPEC; the CPU
+# build here), then the kit. On a CUDA machine: make labs TORCH_SPEC="torch --index-url ..."
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH_SPEC ?= torch==2.13.0
+SHARED_DATA := $(wildcard ../shared/dialogsum)
+
+# Quiet, offline-safe settings for tests and nbval: no progress bars, no library chatter.
+QUIET := TQDM_DISABLE=1 HF_DATASETS_DISABLE_PROGRESS_BARS=1 HF_HUB_DISABLE_PROGRESS_BARS=1 \
+	TRANSFORMERS_VERBOSITY=error TRANSFORMERS_NO_ADVISORY_WARNINGS=1 TOKENIZERS_PARALLELISM=false \
+	PYTHONWARNINGS=ignore MPLBACKEND=agg
+TEST_ENV := $(QUIET) LABS_PROFILE=offline LABS_STANDIN=instant $(if $(SHARED_DATA),LABS_DATASET=$(abspath $(SHARED_DATA)))
+
+.PHONY: labs test lab student bench install clean-notebooks check-notebooks
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install "$(TORCH_SPEC)"
+	$(PY) -m pip install -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+labs: $(VENV)/.installed
+	$(PY) -m labs_helpers.run_labs
+
+test: $(VENV)/.installed
+	$(TEST_ENV) $(PY) -m pytest -p no:cacheprovider tests notebooks \
+		--nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=600
+
+lab: $(VENV)/.installed
+	$(PY) -c "import jupyterlab" 2>/dev/null || $(PY) -m pip install -e ".[lab]"
+	$(VENV)/bin/jupyter lab notebooks/
+
+# For authors: execute notebooks under the test settings and keep outputs only in checked cells.
+clean-notebooks: $(VENV)/.installed
+	$(TEST_ENV) $(PY) tools/nbtool.py fill notebooks/*.ipynb
+
+check-notebooks: $(VENV)/.installed
+	$(PY) tools/nbtool.py check notebooks/*.ipynb

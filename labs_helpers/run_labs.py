@@ -1,0 +1,131 @@
+"""``make labs``: run every notebook headless and gather what they measured into one summary.
+
+    python -m labs_helpers.run_labs [NOTEBOOK ...]
+
+Writes ``runs/<timestamp>/``: the executed notebooks, ``summary.md`` and ``summary.json``.
+Exits non-zero naming the notebook and cell that failed; what already ran stays written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from .errors import LabsError
+from .results import load_results
+from .settings import KIT_ROOT
+
+NOTEBOOKS = KIT_ROOT / "notebooks"
+
+
+def _execute(path: Path, out_path: Path, timeout: int) -> float:
+    """Execute one notebook in its folder, saving it (also when a cell fails); return seconds."""
+    import nbformat
+    from nbclient import NotebookClient
+    from tqdm.auto import tqdm
+
+    notebook = nbformat.read(path, as_version=4)
+    code_cells = sum(c.cell_type == "code" for c in notebook.cells)
+    bar = tqdm(total=code_cells, desc=path.stem, unit="cell", leave=True)
+    client = NotebookClient(
+        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
+        on_cell_complete=lambda cell, cell_index: bar.update(1),
+    )
+    start = time.perf_counter()
+    try:
+        client.execute()
+    finally:
+        bar.close()
+        nbformat.write(notebook, out_path)
+    return time.perf_counter() - start
+
+
+def _failed_cell(error: Exception, notebook: Path) -> str:
+    """The failing cell's number and first line, read from the saved notebook."""
+    import nbformat
+
+    cells = nbformat.read(notebook, as_version=4).cells
+    for index, cell in enumerate(cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                first = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
+                return f"cell {index + 1} ({first[:70]!r}): {output.get('ename')}: {output.get('evalue')}"
+    return str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+
+
+def _summary(run_dir: Path, card: str, timings: dict[str, float]) -> str:
+    results = load_results(run_dir)
+    lines = [f"# Labs run {run_dir.name}", "", "```", card, "```", "", "## Notebooks", "",
+             "| notebook | seconds |", "|---|---|"]
+    lines += [f"| {name} | {seconds:.1f} |" for name, seconds in timings.items()]
+    for name, result in results.items():
+        lines += ["", f"## {name}", "", f"model: {result.get('model')}", ""]
+        data = result.get("data", {})
+        table = data.get("table") if isinstance(data, dict) else None
+        if table:
+            columns = list(table[0])
+            lines += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+            lines += ["| " + " | ".join(_cell(row.get(c)) for c in columns) + " |" for row in table]
+        else:
+            lines += ["```json", json.dumps(data, indent=2), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value) -> str:
+    text = f"{value:.4f}" if isinstance(value, float) else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the notebooks, write ``runs/<timestamp>/``, return the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", help="notebooks to run (default: all in notebooks/)")
+    parser.add_argument("--runs", default=str(KIT_ROOT / "runs"), help="where to create the run folder")
+    parser.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell")
+    args = parser.parse_args(argv)
+
+    from .data import load_dialogsum
+    from .settings import get_settings
+    from .standin import resolve_model
+
+    try:
+        settings = get_settings()
+        print(settings.run_card(), flush=True)
+        dataset = load_dialogsum(settings.dataset)  # fail here, before any notebook, on bad data
+        print(f"\nmodel: {resolve_model(settings, dataset)}", flush=True)
+    except LabsError as error:
+        print(f"\nmake labs: {error}", file=sys.stderr)
+        return 2
+
+    run_dir = Path(args.runs) / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_dir.mkdir(parents=True, exist_ok=False)
+    os.environ["LABS_RUN_DIR"] = str(run_dir)  # the kernels inherit it and save results there
+    os.environ["LABS_PROFILE"] = settings.profile  # decided once: no notebook probes the Hub again
+    paths = [Path(p) for p in args.notebooks] or sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
+    timings: dict[str, float] = {}
+    status = 0
+    for number, path in enumerate(paths, start=1):
+        print(f"\n[{number}/{len(paths)}] {path.name}", flush=True)
+        out_path = run_dir / path.name
+        try:
+            timings[path.name] = _execute(path.resolve(), out_path, args.timeout)
+        except Exception as error:  # nbclient's CellExecutionError, a dead kernel, a timeout
+            print(f"\nmake labs: {path} failed at {_failed_cell(error, out_path)}\n"
+                  f"The executed notebook is in {out_path}.", file=sys.stderr)
+            status = 1
+            break
+    card = settings.run_card()
+    (run_dir / "summary.md").write_text(_summary(run_dir, card, timings))
+    (run_dir / "summary.json").write_text(json.dumps(
+        {"settings": card, "timings_s": timings, "results": load_results(run_dir), "ok": status == 0}, indent=2))
+    print(f"\nSummary: {run_dir / 'summary.md'}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,263 @@
+"""One settings object for the whole kit, made once from the environment.
+
+Every notebook starts with ``settings = get_settings()`` and prints its run card.
+No other module and no notebook reads ``os.environ`` for the kit's settings.
+
+Environment variables (all optional):
+
+==================== ============================================================
+LABS_PROFILE         ``auto`` (default), ``course`` or ``offline``
+LABS_MODEL           model id or folder; default: google/flan-t5-base (course),
+                     the local stand-in (offline)
+LABS_STANDIN         ``instant`` (random weights, built in seconds; tests and CI)
+                     (default) or ``pretrained`` (trained once offline, ~10 min)
+LABS_DATASET         dataset id or folder; default: knkarthick/dialogsum (course),
+                     the kit's sample in ``data/`` (offline)
+LABS_SEED            random seed (42)
+LABS_DEVICE          ``cuda``, ``mps`` or ``cpu``; default: the best available
+LABS_DTYPE           ``float32`` or ``bfloat16``; default: bf16 on CUDA that
+                     supports it, else fp32 (T5 overflows in fp16, so never that)
+LABS_N_EVAL          unique test dialogues to evaluate
+LABS_TRAIN_STEPS     optimizer steps per training run
+LABS_TRAIN_EXAMPLES  training examples to use (a slice of the train split)
+LABS_BATCH_SIZE      training batch size
+LABS_EVAL_BATCH_SIZE generation batch size
+LABS_MAX_NEW_TOKENS  new tokens per generated summary
+LABS_CACHE           where built stand-ins live (~/.cache/labs-kit)
+LABS_RUN_DIR         where notebooks write results (runs/interactive)
+LABS_HUB_TIMEOUT     seconds to wait for the Hugging Face Hub in ``auto`` (3)
+==================== ============================================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from pathlib import Path
+from typing import Mapping
+
+from .errors import LabsError
+
+COURSE_MODEL = "google/flan-t5-base"
+COURSE_DATASET = "knkarthick/dialogsum"
+PROFILES = ("auto", "course", "offline")
+STANDINS = ("instant", "pretrained")
+
+KIT_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_DATA = KIT_ROOT / "data"
+
+# Sizes per profile. ``course`` follows the lab where it makes sense (10 test
+# dialogues in the lab's ROUGE cell; we use 50 unique ones), ``offline`` is small
+# enough for CI on two CPU cores.
+SIZES: dict[str, dict[str, int]] = {
+    "course": dict(
+        n_eval=50, train_steps=200, train_examples=2000, batch_size=8,
+        eval_batch_size=16, max_new_tokens=200,
+    ),
+    "offline": dict(
+        n_eval=6, train_steps=40, train_examples=256, batch_size=8,
+        eval_batch_size=16, max_new_tokens=50,
+    ),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Everything a notebook needs to know about where and how it runs."""
+
+    profile: str
+    requested_profile: str
+    profile_note: str
+    model: str
+    standin: str | None
+    dataset: str
+    seed: int
+    device: str
+    dtype: str
+    n_eval: int
+    train_steps: int
+    train_examples: int
+    batch_size: int
+    eval_batch_size: int
+    max_new_tokens: int
+    cache_dir: Path
+    run_dir: Path
+
+    @property
+    def offline(self) -> bool:
+        """True when the kit runs without the Hub (stand-in model, local data)."""
+        return self.profile == "offline"
+
+    @property
+    def uses_standin(self) -> bool:
+        """True when the model is the kit's locally built stand-in, not FLAN-T5."""
+        return self.standin is not None
+
+    @property
+    def model_label(self) -> str:
+        """How outputs of this model are labelled in the notebooks."""
+        if self.standin == "instant":
+            return "offline stand-in (random weights, not FLAN-T5)"
+        if self.standin == "pretrained":
+            return "offline stand-in (small T5 pre-trained locally, not FLAN-T5)"
+        return self.model
+
+    @property
+    def torch_dtype(self):  # -> torch.dtype, imported lazily
+        """The dtype as a torch object, for ``from_pretrained(dtype=...)``."""
+        import torch
+
+        return getattr(torch, self.dtype)
+
+    def run_card(self) -> str:
+        """The settings as a short text table, printed at the top of every notebook."""
+        rows = [
+            ("profile", f"{self.profile} (asked: {self.requested_profile})"),
+            ("model", self.model_label if self.uses_standin else self.model),
+            ("dataset", self.dataset),
+            ("device / dtype", f"{self.device} / {self.dtype}"),
+            ("seed", str(self.seed)),
+            ("eval dialogues", str(self.n_eval)),
+            ("train steps / examples", f"{self.train_steps} / {self.train_examples}"),
+            ("batch (train / eval)", f"{self.batch_size} / {self.eval_batch_size}"),
+            ("max new tokens", str(self.max_new_tokens)),
+            ("run dir", str(self.run_dir)),
+        ]
+        width = max(len(k) for k, _ in rows)
+        lines = ["Run card"] + [f"  {k:<{width}}  {v}" for k, v in rows]
+        if self.profile_note:
+            lines += ["", self.profile_note]
+        return "\n".join(lines)
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise LabsError(f"{name}={raw!r} is not a whole number. Set it to e.g. {default}, or unset it.") from None
+    if value < 1 and name != "LABS_SEED":
+        raise LabsError(f"{name}={raw} must be at least 1. Set it to e.g. {default}, or unset it.")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = env.get(name) or default
+    if value not in choices:
+        raise LabsError(f"{name}={value!r} is not one of {', '.join(choices)}. Use one of those, or unset it.")
+    return value
+
+
+def _course_unavailable(model: str, timeout: float) -> str:
+    return (
+        f"LABS_PROFILE=course needs the model {model}, but the Hugging Face Hub did not answer "
+        f"within {timeout:g} s and the model is not in the local Hugging Face cache. "
+        "Connect to the internet (or download the model once where you have it), "
+        "or run offline with LABS_PROFILE=offline (or leave LABS_PROFILE unset for auto)."
+    )
+
+
+def _resolve_profile(env: Mapping[str, str], model: str) -> tuple[str, str]:
+    """Pick ``course`` or ``offline`` and say why, probing the Hub for ``auto``."""
+    from .hub import hub_reachable, model_in_cache
+
+    requested = _choice(env, "LABS_PROFILE", PROFILES, "auto")
+    if requested == "offline":
+        return "offline", ""
+    timeout = float(env.get("LABS_HUB_TIMEOUT") or 3)
+    if hub_reachable(timeout=timeout):
+        return "course", ""
+    if model_in_cache(model):
+        _go_offline()
+        return "course", f"The Hub did not answer; using {model} from the local Hugging Face cache."
+    if requested == "course":
+        raise LabsError(_course_unavailable(model, timeout))
+    banner = (
+        "*** OFFLINE: the Hugging Face Hub did not answer within "
+        f"{timeout:g} s and {model} is not cached, so this run uses the kit's\n"
+        "*** offline stand-in model and local data. Its outputs are NOT FLAN-T5's. "
+        "To use the real model, connect and re-run,\n"
+        "*** or set LABS_PROFILE=course to make a missing Hub an error; "
+        "LABS_PROFILE=offline hides this banner."
+    )
+    return "offline", banner
+
+
+def _pick_device(env: Mapping[str, str]) -> str:
+    from .device import pick_device
+
+    return pick_device(env.get("LABS_DEVICE") or None)
+
+
+def make_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from ``env`` (default: ``os.environ``); use ``get_settings`` in notebooks."""
+    from .device import pick_dtype
+
+    env = os.environ if env is None else env
+    course_model = env.get("LABS_MODEL") or COURSE_MODEL
+    profile, note = _resolve_profile(env, course_model)
+
+    standin: str | None = None
+    if profile == "course":
+        model = course_model
+        dataset = env.get("LABS_DATASET") or COURSE_DATASET
+    else:
+        if env.get("LABS_MODEL"):
+            model = env["LABS_MODEL"]
+        else:
+            standin = _choice(env, "LABS_STANDIN", STANDINS, "instant")
+            model = f"stand-in:{standin}"
+        dataset = env.get("LABS_DATASET") or str(SAMPLE_DATA)
+        _go_offline()
+
+    device = _pick_device(env)
+    dtype = pick_dtype(device, env.get("LABS_DTYPE") or None)
+    sizes = SIZES[profile]
+    default_run_dir = KIT_ROOT / "runs" / "interactive"
+    return Settings(
+        profile=profile,
+        requested_profile=env.get("LABS_PROFILE") or "auto",
+        profile_note=note,
+        model=model,
+        standin=standin,
+        dataset=dataset,
+        seed=_int(env, "LABS_SEED", 42),
+        device=device,
+        dtype=dtype,
+        n_eval=_int(env, "LABS_N_EVAL", sizes["n_eval"]),
+        train_steps=_int(env, "LABS_TRAIN_STEPS", sizes["train_steps"]),
+        train_examples=_int(env, "LABS_TRAIN_EXAMPLES", sizes["train_examples"]),
+        batch_size=_int(env, "LABS_BATCH_SIZE", sizes["batch_size"]),
+        eval_batch_size=_int(env, "LABS_EVAL_BATCH_SIZE", sizes["eval_batch_size"]),
+        max_new_tokens=_int(env, "LABS_MAX_NEW_TOKENS", sizes["max_new_tokens"]),
+        cache_dir=Path(env.get("LABS_CACHE") or Path.home() / ".cache" / "labs-kit").expanduser(),
+        run_dir=Path(env.get("LABS_RUN_DIR") or default_run_dir).expanduser(),
+    )
+
+
+def _go_offline() -> None:
+    """Tell the Hugging Face libraries not to reach for the Hub (no 50-second retries)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    try:
+        from huggingface_hub import constants
+
+        constants.HF_HUB_OFFLINE = True
+    except ImportError:  # pragma: no cover - huggingface_hub is a dependency
+        pass
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The kit's settings, made once per process from the environment."""
+    return make_settings()
+
+
+def print_run_card(settings: Settings | None = None) -> Settings:
+    """Print the run card (and the offline banner, if any); return the settings."""
+    settings = settings or get_settings()
+    print(settings.run_card())
+    return settings
