@@ -1,0 +1,50 @@
+"""Batched generation: length-sorted batches, attention masks, outputs back in input order."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+
+def generate(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    batch_size: int = 16,
+    max_new_tokens: int = 50,
+    generation_config=None,
+    max_input_tokens: int | None = None,
+    progress: bool = True,
+    desc: str = "generating",
+    **generate_kwargs,
+) -> list[str]:
+    """Generate one text per prompt, in batches of similar length; returns them in input order."""
+    import torch
+    from tqdm.auto import tqdm
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size={batch_size}: use 1 or more.")
+    prompts = list(prompts)
+    if not prompts:
+        return []
+    limit = max_input_tokens or tokenizer.model_max_length
+    lengths = [len(ids) for ids in tokenizer(prompts, truncation=True, max_length=limit).input_ids]
+    # Longest first: similar lengths share a batch (little padding), and a batch too big for
+    # memory fails at once rather than at the end.
+    order = sorted(range(len(prompts)), key=lambda i: (-lengths[i], i))
+    outputs: list[str | None] = [None] * len(prompts)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode(), tqdm(total=len(prompts), desc=desc, disable=not progress) as bar:
+            for start in range(0, len(order), batch_size):
+                batch = order[start:start + batch_size]
+                encoded = tokenizer([prompts[i] for i in batch], return_tensors="pt", padding=True,
+                                    truncation=True, max_length=limit).to(model.device)
+                generated = model.generate(**encoded, max_new_tokens=max_new_tokens,
+                                           generation_config=generation_config, **generate_kwargs)
+                for i, text in zip(batch, tokenizer.batch_decode(generated, skip_special_tokens=True)):
+                    outputs[i] = text.strip()
+                bar.update(len(batch))
+    finally:
+        model.train(was_training)
+    return outputs  # type: ignore[return-value]

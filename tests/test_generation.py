@@ -1,0 +1,52 @@
+import pytest
+import torch
+
+from labs_helpers.generation import generate
+from labs_helpers.prompts import format_prompt
+
+
+def one_at_a_time(model, tokenizer, prompts, max_new_tokens):
+    texts = []
+    for prompt in prompts:
+        ids = tokenizer(prompt, return_tensors="pt", truncation=True).input_ids
+        with torch.no_grad():
+            out = model.generate(ids, max_new_tokens=max_new_tokens, do_sample=False)
+        texts.append(tokenizer.decode(out[0], skip_special_tokens=True).strip())
+    return texts
+
+
+def test_batched_equals_one_at_a_time_greedy(model_and_tokenizer, dataset):
+    model, tokenizer = model_and_tokenizer
+    dialogues = dataset["validation"]["dialogue"][:7]
+    prompts = [format_prompt("finetune", d) for d in dialogues]
+    batched = generate(model, tokenizer, prompts, batch_size=3, max_new_tokens=12, progress=False, do_sample=False)
+    assert batched == one_at_a_time(model, tokenizer, prompts, 12)
+
+
+def test_order_is_input_order(model_and_tokenizer):
+    model, tokenizer = model_and_tokenizer
+    prompts = ["short one", "a much longer prompt " * 20, "medium sized prompt here"]
+    together = generate(model, tokenizer, prompts, batch_size=2, max_new_tokens=5, progress=False)
+    alone = [generate(model, tokenizer, [p], max_new_tokens=5, progress=False)[0] for p in prompts]
+    assert together == alone
+
+
+def test_restores_training_mode(model_and_tokenizer):
+    model, tokenizer = model_and_tokenizer
+    model.train()
+    try:
+        generate(model, tokenizer, ["hi"], max_new_tokens=2, progress=False)
+        assert model.training
+    finally:
+        model.eval()
+
+
+def test_empty_and_bad_batch():
+    assert generate(None, None, []) == []
+    with pytest.raises(ValueError, match="batch_size=0"):
+        generate(None, None, ["x"], batch_size=0)
+
+
+def test_unknown_template_is_named():
+    with pytest.raises(KeyError, match="Unknown template 'nope'"):
+        format_prompt("nope", "x")
