@@ -30,6 +30,10 @@ test: $(VENV)/.installed
 	$(TEST_ENV) $(PY) -m pytest -p no:cacheprovider tests notebooks \
 		--nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=600
 
+# The student edition: solutions replaced by stubs, written to build/student/.
+student: $(VENV)/.installed
+	$(PY) -m labs_helpers.student_edition --out build/student
+
 lab: $(VENV)/.installed
 	$(PY) -c "import jupyterlab" 2>/dev/null || $(PY) -m pip install -e ".[lab]"
 	$(VENV)/bin/jupyter lab notebooks/

@@ -1,0 +1,99 @@
+"""``make student``: the student edition of the notebooks, with every solution replaced by a stub.
+
+    python -m labs_helpers.student_edition [--out build/student] [NOTEBOOK ...]
+
+A solution lives in a code cell tagged ``solution``. Inside it, the lines between
+``# BEGIN SOLUTION <exercise>`` and ``# END SOLUTION`` become one
+``raise NotImplementedError(...)`` with the exercise's hint, at the same indentation, so a
+function keeps its signature and docstring; a tagged cell without markers is replaced whole.
+The source notebooks stay the instructor edition; the student edition has no outputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from .errors import LabsError
+from .exercises import HINTS
+from .settings import KIT_ROOT
+
+SOLUTION_TAG = "solution"
+_BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION\s+(?P<exercise>[\w.]+)\s*$")
+_END = re.compile(r"^\s*# END SOLUTION\s*$")
+
+
+def stub_source(source: str, where: str = "cell") -> str:
+    """The cell's source with each solution region replaced by a NotImplementedError stub."""
+    lines, out, inside = source.splitlines(), [], None
+    for line in lines:
+        begin = _BEGIN.match(line)
+        if begin:
+            if inside:
+                raise LabsError(f"{where}: '# BEGIN SOLUTION' inside another solution; close it with '# END SOLUTION'.")
+            inside = begin
+            exercise = begin["exercise"]
+            hint = HINTS.get(exercise, "see the exercise text above.")
+            out.append(f"{begin['indent']}raise NotImplementedError({f'Exercise {exercise}: your turn. Hint: {hint}'!r})")
+        elif _END.match(line):
+            if not inside:
+                raise LabsError(f"{where}: '# END SOLUTION' without a '# BEGIN SOLUTION <exercise>' before it.")
+            inside = None
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise LabsError(f"{where}: '# BEGIN SOLUTION {inside['exercise']}' is never closed with '# END SOLUTION'.")
+    if out == lines:  # no markers: the whole cell is the solution
+        return "raise NotImplementedError('This exercise is yours to solve: see the text above.')"
+    return "\n".join(out)
+
+
+def student_notebook(path: Path):
+    """The student edition of one notebook (a new nbformat object; the source is untouched)."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    for index, cell in enumerate(notebook.cells, start=1):
+        if cell.cell_type != "code":
+            continue
+        cell.outputs, cell.execution_count = [], None
+        tags = cell.metadata.get("tags", [])
+        if SOLUTION_TAG in tags:
+            cell.source = stub_source(cell.source, f"{path.name}, cell {index}")
+            cell.metadata["tags"] = [t for t in tags if t != SOLUTION_TAG] + ["exercise"]
+    return notebook
+
+
+def build(out_dir: Path, notebooks: list[Path]) -> list[Path]:
+    """Write the student edition of ``notebooks`` into ``out_dir``; return the written paths."""
+    import nbformat
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in notebooks:
+        target = out_dir / path.name
+        nbformat.write(student_notebook(path), target)
+        written.append(target)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point for ``make student``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path)
+    parser.add_argument("--out", type=Path, default=KIT_ROOT / "build" / "student")
+    args = parser.parse_args(argv)
+    paths = args.notebooks or sorted((KIT_ROOT / "notebooks").glob("[0-9]*.ipynb"))
+    try:
+        written = build(args.out, paths)
+    except LabsError as error:
+        print(f"make student: {error}", file=sys.stderr)
+        return 2
+    print(f"Student edition: {len(written)} notebooks in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
