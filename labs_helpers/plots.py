@@ -1,0 +1,104 @@
+"""Figures the notebooks share: heatmaps with token labels, attention grids, position encodings.
+
+Each function draws into a new matplotlib figure (or the ``ax`` given) and returns it; the
+notebook calls ``plt.show()``.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+MAX_LABELS = 60  # more tick labels than this become unreadable: label every n-th
+
+
+def _ticks(count: int, max_labels: int = MAX_LABELS) -> list[int]:
+    step = max(1, -(-count // max_labels))
+    return list(range(0, count, step))
+
+
+def _plain(matrix):
+    """A 2-D numpy array from a tensor or array (detached, on the CPU, float)."""
+    import numpy as np
+
+    if hasattr(matrix, "detach"):
+        matrix = matrix.detach().float().cpu().numpy()
+    matrix = np.asarray(matrix, dtype=float)
+    if matrix.ndim != 2:
+        raise ValueError(f"Expected a 2-D matrix, got shape {matrix.shape}. "
+                         "Select one head or average the heads first.")
+    return matrix
+
+
+def heatmap(matrix, x_labels: Sequence[str] | None = None, y_labels: Sequence[str] | None = None,
+            title: str = "", xlabel: str = "", ylabel: str = "", ax=None, cmap: str = "viridis",
+            colorbar: bool = True, **imshow_kwargs):
+    """Draw a 2-D matrix as a heatmap, with token labels on the axes when given; returns the axes."""
+    import matplotlib.pyplot as plt
+
+    matrix = _plain(matrix)
+    for name, labels, size in (("x_labels", x_labels, matrix.shape[1]), ("y_labels", y_labels, matrix.shape[0])):
+        if labels is not None and len(labels) != size:
+            raise ValueError(f"{name} has {len(labels)} labels for {size} columns/rows. Pass one label per entry.")
+    if ax is None:
+        width = min(14.0, 3 + 0.22 * matrix.shape[1]) if x_labels is not None else 7.0
+        height = min(10.0, 2 + 0.22 * matrix.shape[0]) if y_labels is not None else 4.0
+        _, ax = plt.subplots(figsize=(width, height))
+    image = ax.imshow(matrix, aspect="auto", cmap=cmap, interpolation="nearest", **imshow_kwargs)
+    if x_labels is not None:
+        ticks = _ticks(len(x_labels))
+        ax.set_xticks(ticks, [x_labels[i] for i in ticks], rotation=90, fontsize=8)
+    if y_labels is not None:
+        ticks = _ticks(len(y_labels))
+        ax.set_yticks(ticks, [y_labels[i] for i in ticks], fontsize=8)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.02)
+    return ax
+
+
+def attention_grid(weights, tokens: Sequence[str], title: str = "", ncols: int = 4):
+    """One small attention heatmap per head (``weights``: heads x queries x keys); returns the figure."""
+    import matplotlib.pyplot as plt
+
+    heads = weights.shape[0]
+    ncols = min(ncols, heads)
+    nrows = -(-heads // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 3.0 * nrows), squeeze=False)
+    show_labels = len(tokens) <= 20
+    for head, ax in enumerate(axes.flat):
+        if head >= heads:
+            ax.axis("off")
+            continue
+        labels = list(tokens) if show_labels else None
+        heatmap(weights[head], labels, labels, title=f"head {head}", ax=ax, colorbar=False)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def positional_encoding(encoding, title: str = "Sinusoidal positional encoding"):
+    """The (positions x dimensions) encoding as a heatmap, values from -1 to 1; returns the axes."""
+    return heatmap(encoding, title=title, xlabel="dimension", ylabel="position", cmap="RdBu", vmin=-1, vmax=1)
+
+
+def relative_bias(bias_by_bucket, distances: Sequence[int], bias_by_distance, title: str = ""):
+    """T5's learned bias: per bucket and head (left), and per distance and head (right); returns the figure."""
+    import matplotlib.pyplot as plt
+
+    table = _plain(bias_by_bucket)  # (buckets, heads)
+    by_distance = _plain(bias_by_distance)  # (distances, heads)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4))
+    heatmap(table.T, title="bias per bucket", xlabel="bucket", ylabel="head", ax=left, cmap="RdBu_r")
+    left.set_yticks(_ticks(table.shape[1], 16))
+    for head in range(by_distance.shape[1]):
+        right.plot(list(distances), by_distance[:, head], label=f"head {head}", linewidth=1)
+    right.set_title("bias by distance (key position - query position)")
+    right.set_xlabel("distance")
+    right.set_ylabel("bias added to the score")
+    if by_distance.shape[1] <= 12:
+        right.legend(fontsize=7, ncol=2)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
