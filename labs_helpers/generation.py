@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
+
+
+class TruncatedPromptWarning(UserWarning):
+    """Some prompts were longer than the input limit and were cut."""
 
 
 def generate(
@@ -27,7 +32,16 @@ def generate(
     if not prompts:
         return []
     limit = max_input_tokens or tokenizer.model_max_length
-    lengths = [len(ids) for ids in tokenizer(prompts, truncation=True, max_length=limit).input_ids]
+    # One token past the limit tells which prompts get cut, without the tokenizer's own warning.
+    lengths = [len(ids) for ids in tokenizer(prompts, truncation=True, max_length=limit + 1).input_ids]
+    too_long = sum(n > limit for n in lengths)
+    if too_long:
+        warnings.warn(
+            f"{too_long} of {len(prompts)} prompts are longer than {limit} tokens and are cut to {limit} "
+            f"at the {'end' if tokenizer.truncation_side == 'right' else 'start'}. Shorten them (labs_helpers.prompts.make_prompt(..., budget=...)) "
+            "or raise max_input_tokens if the model handles longer inputs.",
+            TruncatedPromptWarning, stacklevel=2,
+        )
     # Longest first: similar lengths share a batch (little padding), and a batch too big for
     # memory fails at once rather than at the end.
     order = sorted(range(len(prompts)), key=lambda i: (-lengths[i], i))

@@ -1,6 +1,17 @@
-"""Prompt templates as named data, and prompts built from them."""
+"""Prompt templates as named data, and zero-, one- and few-shot prompts built from them.
+
+``make_prompt`` builds the course's prompts from rows of a split, counts their tokens and
+warns when a prompt is longer than the model's context window; with ``budget`` it keeps only
+the shots that fit. ``lab_rows`` maps the lab's row numbers onto a split too small to have them.
+"""
 
 from __future__ import annotations
+
+import dataclasses
+import warnings
+from typing import Any, Sequence
+
+from .errors import LabsError
 
 # The course labs' templates, kept word for word (including their blank lines).
 TEMPLATES: dict[str, str] = {
@@ -12,9 +23,140 @@ TEMPLATES: dict[str, str] = {
     "finetune": "Summarize the following conversation.\n\n{dialogue}\n\nSummary: ",
 }
 
+# After each solved example: its summary, then the lab's stop sequence of three newlines.
+SHOT_END = "\n\n\n"
+
+
+class PromptTooLongWarning(UserWarning):
+    """A prompt has more tokens than the model's context window."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Prompt:
+    """A prompt, its token count, and what it was built from."""
+
+    text: str = dataclasses.field(repr=False)
+    n_tokens: int
+    limit: int
+    shots: tuple[int, ...]
+    template: str
+
+    @property
+    def fits(self) -> bool:
+        """True when the prompt is within ``limit`` tokens."""
+        return self.n_tokens <= self.limit
+
+
+def _check_template(template: str) -> None:
+    if template not in TEMPLATES:
+        raise LabsError(f"Unknown template {template!r}: use one of {', '.join(repr(t) for t in TEMPLATES)}.")
+
 
 def format_prompt(template: str, dialogue: str) -> str:
     """The named template with ``dialogue`` filled in."""
-    if template not in TEMPLATES:
-        raise KeyError(f"Unknown template {template!r}: use one of {', '.join(TEMPLATES)}.")
+    _check_template(template)
     return TEMPLATES[template].format(dialogue=dialogue)
+
+
+def build_prompt(template: str, shots: Sequence[tuple[str, str]], dialogue: str) -> str:
+    """Prompt text: each (dialogue, summary) shot solved in ``template``, then ``dialogue`` to summarize."""
+    _check_template(template)
+    solved = "".join(format_prompt(template, d) + s + SHOT_END for d, s in shots)
+    return solved + format_prompt(template, dialogue)
+
+
+def _row(split: Any, index: int, role: str) -> dict:
+    n = len(split)
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < n:
+        raise LabsError(
+            f"{role} index {index!r} is not a row of this split ({n} rows: use 0 to {n - 1}). "
+            "On a split smaller than the lab's, map the lab's rows with labs_helpers.prompts.lab_rows."
+        )
+    row = split[index]
+    if not str(row["dialogue"]).strip():
+        raise LabsError(f"{role} row {index} has an empty dialogue: pick a row that has one.")
+    return row
+
+
+def make_prompt(
+    tokenizer,
+    split: Any,
+    shots: Sequence[int],
+    target: int | str,
+    template: str = "flan",
+    budget: int | None = None,
+) -> Prompt:
+    """A prompt with ``shots`` (rows of ``split``) solved, then ``target`` (a row or a dialogue) to summarize.
+
+    Without ``budget`` every shot is used and a ``PromptTooLongWarning`` says when the prompt is
+    longer than ``tokenizer.model_max_length``. With ``budget`` (tokens), shots are taken in the
+    order given and any shot that would push the prompt over the budget is left out.
+    """
+    _check_template(template)
+    if budget is not None and budget < 1:
+        raise LabsError(f"budget={budget}: give the most tokens a prompt may have, e.g. 512, or leave it out.")
+    shots = list(shots)
+    if isinstance(target, str):
+        dialogue, target_name = target, "the target dialogue"
+        if not dialogue.strip():
+            raise LabsError("The target dialogue is empty: pass a row index or a dialogue with text.")
+    else:
+        dialogue, target_name = _row(split, target, "Target")["dialogue"], f"the target (row {target})"
+    solved: list[tuple[int, str, str]] = []
+    for index in shots:
+        row = _row(split, index, "Shot")
+        if row["dialogue"].strip() == dialogue.strip():
+            raise LabsError(
+                f"Shot row {index} is the same dialogue as {target_name}: the model would be shown the "
+                "answer. Pick shots from other dialogues (in DialogSum's test split each dialogue fills "
+                "three consecutive rows), or from the train split."
+            )
+        solved.append((index, row["dialogue"], row["summary"]))
+
+    limit = budget if budget is not None else tokenizer.model_max_length
+
+    def count(chosen: list[tuple[int, str, str]]) -> tuple[str, int]:
+        text = build_prompt(template, [(d, s) for _, d, s in chosen], dialogue)
+        return text, len(tokenizer(text).input_ids)
+
+    if budget is None:
+        chosen = solved
+    else:
+        chosen = []
+        for shot in solved:
+            if count(chosen + [shot])[1] <= budget:
+                chosen.append(shot)
+    text, n_tokens = count(chosen)
+    prompt = Prompt(text=text, n_tokens=n_tokens, limit=limit, shots=tuple(i for i, _, _ in chosen), template=template)
+    if not prompt.fits:
+        source = "the budget" if budget is not None else "tokenizer.model_max_length"
+        fix = ("Use fewer or shorter shots, or pass budget= to keep only the shots that fit." if chosen else
+               "Even with no shots the dialogue alone is too long: the end of the dialogue will be lost.")
+        warnings.warn(
+            f"This prompt has {n_tokens} tokens, more than the {limit} the model takes ({source}). Truncated to "
+            f"{limit} tokens it loses its end: the dialogue to summarize. {fix}",
+            PromptTooLongWarning, stacklevel=2,
+        )
+    return prompt
+
+
+def lab_rows(split: Any, indices: Sequence[int], lab_rows_total: int = 1500) -> dict[int, int]:
+    """The lab's row numbers mapped onto ``split``: unchanged if they exist, else spread over distinct dialogues."""
+    wanted = sorted(set(indices))
+    if not wanted or wanted[-1] < len(split):
+        return {i: i for i in indices}
+    firsts: dict[str, int] = {}
+    for row, dialogue in enumerate(split["dialogue"]):
+        firsts.setdefault(dialogue, row)
+    starts = list(firsts.values())
+    if len(wanted) > len(starts):
+        raise LabsError(f"The split has {len(starts)} dialogues, fewer than the {len(wanted)} rows asked for: use a larger split.")
+    step = (len(starts) - 1) / max(len(wanted) - 1, 1)
+    mapping = {i: starts[round(k * step)] for k, i in enumerate(wanted)}
+    print(
+        f"Note: this split has {len(split)} rows, not the {lab_rows_total} of DialogSum's test split, so the lab's "
+        f"rows {', '.join(map(str, wanted))} do not exist here.\n"
+        f"      Using rows {', '.join(str(mapping[i]) for i in wanted)} instead (distinct dialogues, same order). "
+        "With the full DialogSum the lab's own rows are used."
+    )
+    return {i: mapping[i] for i in indices}

@@ -47,6 +47,16 @@ def test_empty_and_bad_batch():
         generate(None, None, ["x"], batch_size=0)
 
 
-def test_unknown_template_is_named():
-    with pytest.raises(KeyError, match="Unknown template 'nope'"):
-        format_prompt("nope", "x")
+def test_warns_when_prompts_are_cut(model_and_tokenizer):
+    import warnings
+
+    from labs_helpers.generation import TruncatedPromptWarning
+
+    model, tokenizer = model_and_tokenizer
+    prompts = ["short", "a much longer prompt " * 10]
+    with pytest.warns(TruncatedPromptWarning, match="1 of 2 prompts are longer than 8 tokens"):
+        cut = generate(model, tokenizer, prompts, max_new_tokens=3, max_input_tokens=8, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        full = generate(model, tokenizer, prompts, max_new_tokens=3, progress=False)
+    assert full[0] == cut[0]  # the prompt that fits is not affected

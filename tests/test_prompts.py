@@ -1,0 +1,111 @@
+import warnings
+
+import pytest
+from datasets import Dataset
+
+from labs_helpers import LabsError
+from labs_helpers.prompts import (
+    SHOT_END, TEMPLATES, Prompt, PromptTooLongWarning, build_prompt, format_prompt, lab_rows, make_prompt,
+)
+
+TOY = Dataset.from_dict({
+    "dialogue": ["#Person1#: Hi.\n#Person2#: Hello.", "#Person1#: Hi.\n#Person2#: Hello.", "#Person1#: Tea?\n#Person2#: Yes.", "  "],
+    "summary": ["They greet.", "Two people say hello.", "#Person2# wants tea.", "Nothing."],
+})
+
+
+def test_course_templates_word_for_word():
+    assert format_prompt("instruction", "D") == "\nSummarize the following conversation.\n\nD\n\nSummary:\n    "
+    assert format_prompt("flan", "D") == "\nDialogue:\n\nD\n\nWhat was going on?\n"
+    assert format_prompt("finetune", "D") == "Summarize the following conversation.\n\nD\n\nSummary: "
+    assert set(TEMPLATES) == {"instruction", "flan", "finetune"}
+
+
+def test_build_prompt_is_the_labs_few_shot_layout():
+    text = build_prompt("flan", [("D1", "S1"), ("D2", "S2")], "D3")
+    lab = "".join(f"\nDialogue:\n\n{d}\n\nWhat was going on?\n{s}\n\n\n" for d, s in [("D1", "S1"), ("D2", "S2")])
+    assert text == lab + "\nDialogue:\n\nD3\n\nWhat was going on?\n"
+    assert build_prompt("instruction", [], "D") == format_prompt("instruction", "D")
+    assert SHOT_END == "\n\n\n"
+
+
+def test_make_prompt_counts_tokens_and_keeps_rows(model_and_tokenizer, dataset):
+    _, tokenizer = model_and_tokenizer
+    train = dataset["train"]
+    lengths = [len(d) for d in train["dialogue"]]
+    a, b, c = sorted(range(len(train)), key=lengths.__getitem__)[:3]  # short enough to fit
+    prompt = make_prompt(tokenizer, train, [a, b], c, "instruction")
+    expected = build_prompt("instruction", [(train[i]["dialogue"], train[i]["summary"]) for i in (a, b)], train[c]["dialogue"])
+    assert isinstance(prompt, Prompt)
+    assert prompt.text == expected
+    assert prompt.n_tokens == len(tokenizer(expected).input_ids)
+    assert prompt.shots == (a, b) and prompt.limit == tokenizer.model_max_length and prompt.fits
+    # A dialogue given as text gives the same prompt as its row.
+    assert make_prompt(tokenizer, train, [a, b], train[c]["dialogue"], "instruction") == prompt
+
+
+def test_too_long_prompt_warns_and_budget_keeps_what_fits(model_and_tokenizer, dataset):
+    _, tokenizer = model_and_tokenizer
+    train = dataset["train"]
+    shots = list(range(1, 16))
+    with pytest.warns(PromptTooLongWarning, match=r"tokens, more than the 512"):
+        full = make_prompt(tokenizer, train, shots, 0)
+    assert not full.fits and full.shots == tuple(shots)
+    two = build_prompt("flan", [(train[i]["dialogue"], train[i]["summary"]) for i in shots[:2]], train[0]["dialogue"])
+    budget = len(tokenizer(two).input_ids)  # room for the first two shots at least
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fitted = make_prompt(tokenizer, train, shots, 0, budget=budget)
+    assert fitted.n_tokens <= budget and fitted.limit == budget and 2 <= len(fitted.shots) < len(shots)
+    assert list(fitted.shots) == [s for s in shots if s in fitted.shots]  # order kept
+    # Greedy: each left-out shot would have pushed the prompt past the budget at its turn.
+    first_dropped = next(s for s in shots if s not in fitted.shots)
+    kept_before = [s for s in fitted.shots if s < first_dropped]
+    pairs = [(train[i]["dialogue"], train[i]["summary"]) for i in kept_before + [first_dropped]]
+    assert len(tokenizer(build_prompt("flan", pairs, train[0]["dialogue"])).input_ids) > budget
+
+
+def test_target_alone_over_budget_still_warns(model_and_tokenizer):
+    _, tokenizer = model_and_tokenizer
+    with pytest.warns(PromptTooLongWarning, match="the budget"):
+        prompt = make_prompt(tokenizer, TOY, [2], 0, budget=5)
+    assert prompt.shots == ()
+
+
+@pytest.mark.parametrize("shots, target, template, budget, message", [
+    ([0], 99, "flan", None, r"Target index 99 is not a row of this split \(4 rows: use 0 to 3\)"),
+    ([-1], 2, "flan", None, r"Shot index -1 is not a row"),
+    ([0], 1, "flan", None, r"Shot row 0 is the same dialogue as the target \(row 1\)"),
+    ([2], "#Person1#: Tea?\n#Person2#: Yes.", "flan", None, r"Shot row 2 is the same dialogue as the target dialogue"),
+    ([3], 2, "flan", None, r"Shot row 3 has an empty dialogue"),
+    ([0], " ", "flan", None, r"The target dialogue is empty"),
+    ([0], 2, "nope", None, r"Unknown template 'nope': use one of 'instruction', 'flan', 'finetune'"),
+    ([0], 2, "flan", 0, r"budget=0"),
+])
+def test_bad_input_one_clear_error(model_and_tokenizer, shots, target, template, budget, message):
+    _, tokenizer = model_and_tokenizer
+    with pytest.raises(LabsError, match=message):
+        make_prompt(tokenizer, TOY, shots, target, template, budget=budget)
+
+
+def test_format_prompt_unknown_template():
+    with pytest.raises(LabsError, match="Unknown template 'nope'"):
+        format_prompt("nope", "x")
+
+
+def test_lab_rows_unchanged_when_they_exist(capsys):
+    big = Dataset.from_dict({"dialogue": [f"d{i // 3}" for i in range(300)]})
+    assert lab_rows(big, [40, 200]) == {40: 40, 200: 200}
+    assert capsys.readouterr().out == ""
+
+
+def test_lab_rows_on_a_small_split_uses_distinct_dialogues(sample, capsys):
+    test = sample["test"]
+    rows = lab_rows(test, [40, 80, 120, 200])
+    assert "do not exist here" in capsys.readouterr().out
+    mapped = [rows[i] for i in (40, 80, 120, 200)]
+    assert mapped == sorted(mapped) and all(0 <= r < len(test) for r in mapped)
+    assert len({test[r]["dialogue"] for r in mapped}) == 4
+    assert lab_rows(test, [200, 40]) == {200: rows[200], 40: rows[40]}
+    with pytest.raises(LabsError, match="fewer than the 11 rows"):
+        lab_rows(test, list(range(100, 1200, 100)))
