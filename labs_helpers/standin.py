@@ -23,7 +23,7 @@ from typing import Iterable, Sequence
 
 from .errors import LabsError
 
-STANDIN_VERSION = 1
+STANDIN_VERSION = 2  # 2: embedding / LM head initialised at d_model**-0.5 (logits start near N(0, 1))
 EXTRA_IDS = 100
 VOCAB_SIZE = 4000  # including the sentinels; FLAN-T5 has 32,100
 SPECIAL_TOKENS = ("<pad>", "</s>", "<unk>")  # ids 0, 1, 2 as in FLAN-T5
@@ -95,6 +95,11 @@ def random_model(vocab_size: int, seed: int):
 
     torch.manual_seed(seed)
     model = T5ForConditionalGeneration(T5Config(vocab_size=vocab_size, **MODEL_CONFIG))
+    with torch.no_grad():
+        # The embedding is also the LM head. T5 initialises it at std 1, so a new model's logits have
+        # std ~sqrt(d_model) and its loss starts near 80; scaled, it starts near log(vocab), and a
+        # short fine-tuning run (CI, the labs offline) learns words instead of undoing the scale.
+        model.shared.weight.mul_(model.config.d_model ** -0.5)
     model.generation_config = GenerationConfig(decoder_start_token_id=0, eos_token_id=1, pad_token_id=0)
     return model
 

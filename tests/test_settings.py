@@ -20,7 +20,7 @@ def with_hub(monkeypatch):
 
 def test_offline_profile_uses_standin_and_sample():
     s = make_settings({"LABS_PROFILE": "offline"})
-    assert s.offline and s.uses_standin and s.standin == "instant"
+    assert s.offline and s.uses_standin and s.standin == "pretrained"
     assert s.dataset == str(SAMPLE_DATA)
     assert "stand-in" in s.model_label and "not FLAN-T5" in s.model_label
     assert s.profile_note == ""
@@ -29,6 +29,25 @@ def test_offline_profile_uses_standin_and_sample():
 def test_offline_profile_takes_dataset_and_sizes_from_env():
     s = make_settings({"LABS_PROFILE": "offline", "LABS_DATASET": "/data/ds", "LABS_N_EVAL": "3", "LABS_SEED": "7"})
     assert (s.dataset, s.n_eval, s.seed) == ("/data/ds", 3, 7)
+
+
+def test_sizes_and_learning_rates_follow_the_model():
+    course = make_settings({"LABS_PROFILE": "offline", "LABS_MODEL": "x"})  # a local model keeps CI sizes
+    pretrained = make_settings({"LABS_PROFILE": "offline"})
+    instant = make_settings({"LABS_PROFILE": "offline", "LABS_STANDIN": "instant"})
+    assert instant.n_eval < pretrained.n_eval and instant.train_steps < pretrained.train_steps
+    assert "1e-05 / 0.001" in make_settings({"LABS_PROFILE": "offline", "LABS_FULL_LR": "1e-5",
+                                               "LABS_LORA_LR": "0.001"}).run_card()
+    assert course.standin is None and course.full_lr == instant.full_lr
+    with pytest.raises(LabsError, match="LABS_FULL_LR='fast' is not a number"):
+        make_settings({"LABS_PROFILE": "offline", "LABS_FULL_LR": "fast"})
+    with pytest.raises(LabsError, match="LABS_LORA_LR=0 must be above 0"):
+        make_settings({"LABS_PROFILE": "offline", "LABS_LORA_LR": "0"})
+
+
+def test_course_profile_uses_the_labs_learning_rates(with_hub):
+    s = make_settings({})
+    assert (s.full_lr, s.lora_lr) == (1e-5, 1e-3)
 
 
 def test_auto_without_hub_falls_back_with_banner(no_hub):

@@ -1,0 +1,170 @@
+"""The pre-trained stand-in, on a tiny budget: atomic, resumable, cached, deterministic, keyed."""
+
+import json
+import random
+
+import pytest
+import torch
+
+from labs_helpers import pretrain, standin
+from labs_helpers.errors import LabsError
+from labs_helpers.settings import make_settings
+
+TINY = pretrain.PretrainPlan(steps=4, batch_size=4, max_input_tokens=64, max_target_tokens=16, checkpoint_every=2)
+
+
+@pytest.fixture
+def tiny_settings(tmp_path):
+    return make_settings({"LABS_PROFILE": "offline", "LABS_STANDIN": "pretrained", "LABS_DEVICE": "cpu",
+                          "LABS_CACHE": str(tmp_path / "cache"), "LABS_RUN_DIR": str(tmp_path / "run")})
+
+
+@pytest.fixture(scope="module")
+def corpus(sample):
+    return pretrain.Corpus.from_dataset(sample)
+
+
+def _weights(folder):
+    return (folder / "model.safetensors").read_bytes()
+
+
+def test_build_is_complete_and_loads_like_the_real_model(tiny_settings, sample):
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    folder = pretrain.ensure_pretrained(tiny_settings, sample, plan=TINY, progress=False)
+    assert standin.is_complete(folder) and folder.parent == tiny_settings.cache_dir
+    assert not folder.with_name(folder.name + ".inprogress").exists()  # checkpoints are cleaned up
+    assert json.loads((folder / standin.COMPLETE_MARKER).read_text())["kind"] == "pretrained"
+    card = (folder / "README.md").read_text()
+    assert "never saw a summary" in card and "span_corruption" in card
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForSeq2SeqLM.from_pretrained(folder, dtype=torch.float32)
+    assert (tokenizer.pad_token_id, tokenizer.eos_token_id) == (0, 1)
+    assert model.config.dropout_rate == standin.MODEL_CONFIG["dropout_rate"]  # kept for fine-tuning
+    out = model.generate(**tokenizer(["#Person1#: Hi.\n#Person2#: Hello."], return_tensors="pt"), max_new_tokens=4)
+    assert out[0, 0].item() == 0
+
+
+def test_second_call_reuses_the_cache(tiny_settings, sample, monkeypatch):
+    folder = pretrain.ensure_pretrained(tiny_settings, sample, plan=TINY, progress=False)
+    stamp = (folder / standin.COMPLETE_MARKER).stat().st_mtime_ns
+    monkeypatch.setattr(pretrain, "_build_locked", lambda *a, **k: pytest.fail("rebuilt a cached stand-in"))
+    assert pretrain.ensure_pretrained(tiny_settings, sample, plan=TINY) == folder
+    assert (folder / standin.COMPLETE_MARKER).stat().st_mtime_ns == stamp
+
+
+def test_resolve_model_builds_the_pretrained_stand_in(tiny_settings, sample, monkeypatch):
+    from labs_helpers import resolve_model
+
+    monkeypatch.setattr(pretrain, "DEFAULT_PLAN", TINY)
+    path = resolve_model(tiny_settings, sample)
+    assert path == str(pretrain.pretrained_folder(tiny_settings, sample)) and standin.is_complete(path)
+
+
+def test_same_seed_same_model_other_seed_other_model(tmp_path, corpus):
+    a = pretrain.build_pretrained(corpus, tmp_path / "a", seed=1, plan=TINY, progress=False)
+    b = pretrain.build_pretrained(corpus, tmp_path / "b", seed=1, plan=TINY, progress=False)
+    c = pretrain.build_pretrained(corpus, tmp_path / "c", seed=2, plan=TINY, progress=False)
+    assert _weights(a) == _weights(b) and _weights(a) != _weights(c)
+    assert (a / "tokenizer.json").read_bytes() == (b / "tokenizer.json").read_bytes()
+
+
+def test_interrupted_build_resumes_from_its_checkpoint_to_the_same_model(tmp_path, corpus, monkeypatch):
+    reference = pretrain.build_pretrained(corpus, tmp_path / "reference", seed=0, plan=TINY, progress=False)
+    folder = tmp_path / "interrupted"
+    real_batch, seen = pretrain._BatchMaker.batch, []
+
+    def interrupt_at_step_3(self, step):
+        if step == 3:
+            raise KeyboardInterrupt
+        return real_batch(self, step)
+
+    monkeypatch.setattr(pretrain._BatchMaker, "batch", interrupt_at_step_3)
+    with pytest.raises(KeyboardInterrupt):
+        pretrain.build_pretrained(corpus, folder, seed=0, plan=TINY, progress=False)
+    assert not folder.exists() and not standin.is_complete(folder)  # nothing half-written to load
+    assert torch.load(folder.with_name("interrupted.inprogress") / "checkpoint.pt")["step"] == 2
+
+    def record(self, step):
+        seen.append(step)
+        return real_batch(self, step)
+
+    monkeypatch.setattr(pretrain._BatchMaker, "batch", record)
+    pretrain.build_pretrained(corpus, folder, seed=0, plan=TINY, progress=False)
+    assert seen == [2, 3]  # went on from the checkpoint
+    assert standin.is_complete(folder) and _weights(folder) == _weights(reference)
+
+
+def test_half_written_folder_and_unreadable_checkpoint_start_over(tmp_path, corpus):
+    folder = tmp_path / "standin"
+    folder.mkdir()
+    (folder / "config.json").write_text("{ half written")  # an interrupted publish, no marker
+    work = tmp_path / "standin.inprogress"
+    work.mkdir()
+    (work / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    pretrain.build_pretrained(corpus, folder, seed=0, plan=TINY, progress=False)
+    assert standin.is_complete(folder)
+    assert json.loads((folder / "config.json").read_text())["model_type"] == "t5"
+
+
+def test_cache_key_covers_data_seed_plan_and_ignores_summaries(corpus, sample):
+    key = pretrain.pretrained_key(corpus, 0, TINY)
+    other_data = pretrain.Corpus(corpus.dialogues[1:], corpus.topics[1:])
+    assert key != pretrain.pretrained_key(other_data, 0, TINY)
+    assert key != pretrain.pretrained_key(corpus, 1, TINY)
+    assert key != pretrain.pretrained_key(corpus, 0, pretrain.PretrainPlan(steps=5, batch_size=4))
+    mix = (("span_corruption", 1.0),)
+    assert key != pretrain.pretrained_key(corpus, 0, pretrain.PretrainPlan(steps=4, batch_size=4, task_mix=mix))
+    # How often it checkpoints does not change the model, so it does not change the key.
+    same = pretrain.PretrainPlan(steps=4, batch_size=4, max_input_tokens=64, max_target_tokens=16, checkpoint_every=3)
+    assert key == pretrain.pretrained_key(corpus, 0, same)
+    # The summaries are not training data: other summaries, same stand-in.
+    relabelled = sample["train"].map(lambda row: {"summary": "something else entirely"})
+    assert pretrain.Corpus.from_dataset({"train": relabelled}) == corpus
+
+
+def test_training_texts_hold_no_summary(corpus, sample):
+    texts = "\n".join(corpus.texts())
+    assert not any(summary in texts for summary in sample["train"]["summary"])
+
+
+def test_span_corruption_hides_spans_behind_sentinels():
+    ids = list(range(10, 110))
+    sentinels = [-1, -2, -3, -4, -5, -6, -7, -8, -9, -10]
+    inputs, target = pretrain.span_corruption(ids, sentinels, random.Random(0), noise_density=0.15, mean_span_length=3)
+    used = [t for t in inputs if t < 0]
+    assert used == sentinels[:len(used)] and [t for t in target if t < 0] == used
+    assert sum(t >= 0 for t in target) == 15  # 15% of the tokens are hidden ...
+    spans, current = {}, None
+    for t in target:  # ... and putting them back gives the original
+        if t < 0:
+            current = spans[t] = []
+        else:
+            current.append(t)
+    assert [x for t in inputs for x in (spans[t] if t < 0 else [t])] == ids
+
+
+def test_batches_depend_only_on_the_step(corpus):
+    tokenizer = standin.train_tokenizer(corpus.texts())
+    maker = pretrain._BatchMaker(corpus, tokenizer, TINY, seed=0)
+    first = maker.batch(3)
+    maker.batch(0)
+    again = maker.batch(3)
+    assert all(torch.equal(first[k], again[k]) for k in first)
+    assert not torch.equal(first["input_ids"], maker.batch(4)["input_ids"])
+    assert first["input_ids"].shape[1] <= TINY.max_input_tokens and first["labels"].shape[1] <= TINY.max_target_tokens
+    assert torch.equal(first["attention_mask"].bool(), first["input_ids"] != 0)
+    assert (first["labels"] != 0).all()  # padding is -100, never a learned pad
+
+
+def test_small_dataset_builds_in_few_steps():
+    plan = pretrain.PretrainPlan()
+    assert plan.steps_for(12_460) == plan.steps
+    assert plan.steps_for(24) == 38  # 50 passes over 24 dialogues at 32 per step
+
+
+def test_bad_plans_and_empty_data_are_refused():
+    with pytest.raises(ValueError, match="task_mix"):
+        pretrain.PretrainPlan(task_mix=(("summaries", 1.0),))
+    with pytest.raises(LabsError, match="no dialogues"):
+        pretrain.Corpus.from_dataset({"train": {"dialogue": [], "topic": []}})
