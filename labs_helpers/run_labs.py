@@ -77,7 +77,10 @@ def _summary(run_dir: Path, card: str, timings: dict[str, float]) -> str:
 
 
 def _cell(value) -> str:
-    text = f"{value:.4f}" if isinstance(value, float) else str(value)
+    if isinstance(value, float):  # scores keep 4 decimals; counts and sizes read as numbers
+        text = str(int(value)) if value.is_integer() else f"{value:.4f}" if abs(value) < 10 else f"{value:.1f}"
+    else:
+        text = str(value)
     return text.replace("|", "\\|").replace("\n", " ")
 
 

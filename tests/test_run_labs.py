@@ -74,3 +74,7 @@ def test_failure_names_notebook_and_cell_and_keeps_earlier_work(env, tmp_path, c
     assert (run_dir / "01_good.ipynb").is_file() and (run_dir / "02_bad.ipynb").is_file()
     assert (run_dir / "results" / "a.json").is_file()
     assert json.loads((run_dir / "summary.json").read_text())["ok"] is False
+
+
+def test_summary_cells_read_as_numbers():
+    assert [run_labs._cell(v) for v in (0.178, 50.0, 230.7, 3, "a|b")] == ["0.1780", "50", "230.7", "3", "a\\|b"]
