@@ -11,6 +11,8 @@ SHARED_DATA := $(wildcard ../shared/dialogsum)
 QUIET := TQDM_DISABLE=1 HF_DATASETS_DISABLE_PROGRESS_BARS=1 HF_HUB_DISABLE_PROGRESS_BARS=1 \
 	TRANSFORMERS_VERBOSITY=error TRANSFORMERS_NO_ADVISORY_WARNINGS=1 TOKENIZERS_PARALLELISM=false \
 	PYTHONWARNINGS=ignore MPLBACKEND=agg
+# A local copy of DialogSum next to the kit (as in CI) is used offline unless LABS_DATASET is set.
+LOCAL_DATA := $(if $(LABS_DATASET),,$(if $(SHARED_DATA),LABS_DATASET=$(abspath $(SHARED_DATA))))
 TEST_ENV := $(QUIET) LABS_PROFILE=offline LABS_STANDIN=instant $(if $(SHARED_DATA),LABS_DATASET=$(abspath $(SHARED_DATA)))
 
 .PHONY: labs test lab student bench install clean-notebooks check-notebooks
@@ -24,7 +26,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 labs: $(VENV)/.installed
-	$(PY) -m labs_helpers.run_labs
+	$(LOCAL_DATA) $(PY) -m labs_helpers.run_labs
 
 test: $(VENV)/.installed
 	$(TEST_ENV) $(PY) -m pytest -p no:cacheprovider tests notebooks \
@@ -33,6 +35,10 @@ test: $(VENV)/.installed
 # The student edition: solutions replaced by stubs, written to build/student/.
 student: $(VENV)/.installed
 	$(PY) -m labs_helpers.student_edition --out build/student
+
+# Throughput benchmarks (minutes on 2 CPU cores): prints a table, writes benchmarks/results.json.
+bench: $(VENV)/.installed
+	$(QUIET) $(LOCAL_DATA) $(PY) benchmarks/run.py
 
 lab: $(VENV)/.installed
 	$(PY) -c "import jupyterlab" 2>/dev/null || $(PY) -m pip install -e ".[lab]"

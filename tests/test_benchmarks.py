@@ -1,0 +1,106 @@
+"""benchmarks/run.py: a tiny smoke run writes well-formed results.json and README.md; FLOP counts add up.
+
+No timing assertions: timings belong in the benchmark, not in the test suite.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+from labs_helpers.settings import KIT_ROOT
+
+RUNNER = KIT_ROOT / "benchmarks" / "run.py"
+ENTRY_KEYS = {"name", "section", "baseline", "baseline_value", "candidate", "candidate_value", "unit",
+              "higher_is_better", "speedup", "note"}
+
+
+def load_runner():
+    spec = importlib.util.spec_from_file_location("bench_run", RUNNER)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, settings, standin_path):
+    out = tmp_path_factory.mktemp("bench")
+    # The same settings as the session's stand-in (standin_path), so its tokenizer is reused, not rebuilt.
+    env = dict(os.environ, LABS_PROFILE="offline", LABS_STANDIN="instant", LABS_DATASET=settings.dataset,
+               LABS_CACHE=str(settings.cache_dir), LABS_SEED=str(settings.seed), TOKENIZERS_PARALLELISM="false")
+    proc = subprocess.run([sys.executable, str(RUNNER), "--tiny", "--out", str(out)], capture_output=True,
+                          text=True, env=env, cwd=KIT_ROOT, timeout=900)  # a safety net, not a timing check
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, proc.stdout
+
+
+def test_results_json_structure(tiny_run):
+    out, _ = tiny_run
+    payload = json.loads((out / "results.json").read_text())
+    assert {"cpu", "cores", "torch"} <= set(payload["machine"])
+    assert payload["run"]["mode"] == "tiny"
+    names = {r["name"] for r in payload["results"]}
+    assert {"matmul peak", "generation throughput", "evaluation of the test split", "training: full fine-tuning",
+            "training: LoRA r=32 q,v", "training step: bf16 autocast vs fp32",
+            "dynamic int8 quantization (Linear)", "grad mode: inference_mode vs no_grad"} <= names
+    for r in payload["results"]:
+        assert ENTRY_KEYS <= set(r), r["name"]
+        assert r["baseline_value"] > 0 and r["candidate_value"] > 0, r["name"]
+        ratio = r["candidate_value"] / r["baseline_value"]
+        expected = ratio if r["higher_is_better"] else 1 / ratio
+        assert math.isclose(r["speedup"], expected, rel_tol=0.01, abs_tol=0.002), r["name"]
+    training = [r for r in payload["results"] if r["name"].startswith("training")]
+    assert all(r["baseline_peak_rss_mib"] > 0 and r["candidate_peak_rss_mib"] > 0 for r in training)
+    evaluation = next(r for r in payload["results"] if r["name"] == "evaluation of the test split")
+    assert evaluation["same_rouge"] is True
+    assert "EXTRAPOLATED" in evaluation["note"]
+
+
+def test_readme_is_generated_from_the_json(tiny_run):
+    out, stdout = tiny_run
+    payload = json.loads((out / "results.json").read_text())
+    readme = (out / "README.md").read_text()
+    for r in payload["results"]:
+        assert f"| {r['name']} | {r['baseline']} |" in readme
+        assert f"| {r['name']} | {r['baseline']} |" in stdout
+    assert payload["machine"]["torch"] in readme
+    (out / "README.md").unlink()
+    subprocess.run([sys.executable, str(RUNNER), "--readme-only", "--out", str(out)], check=True, timeout=60)
+    assert (out / "README.md").read_text() == readme
+
+
+def test_flop_count_matches_the_models_linear_layers():
+    import torch
+
+    runner = load_runner()
+    model = runner.build_model(runner.TINY, seed=0)
+    assert model.lm_head.weight.data_ptr() != model.shared.weight.data_ptr()  # untied, as in FLAN-T5
+    encoder_linear = sum(m.weight.numel() for m in model.encoder.modules() if isinstance(m, torch.nn.Linear))
+    cfg, length = runner.TINY, 50
+    attention = cfg["num_layers"] * 2 * 2 * length * length * cfg["num_heads"] * cfg["d_kv"]
+    # Cross-attention keys and values: computed once per encoder token in every decoder layer.
+    cross_kv = sum(m.weight.numel() for name, m in model.decoder.named_modules()
+                   if isinstance(m, torch.nn.Linear) and "EncDecAttention" in name and name[-1] in "kv")
+    assert runner.t5_flops(cfg, length, 0) == 2 * length * (encoder_linear + cross_kv) + attention
+    # One decoder token: its Linear layers except cross-attention k/v (computed once per encoder
+    # token), the LM head, and attention over itself and the encoder's tokens.
+    decoder_linear = sum(m.weight.numel() for m in model.decoder.modules() if isinstance(m, torch.nn.Linear))
+    hd, layers = cfg["num_heads"] * cfg["d_kv"], cfg["num_decoder_layers"]
+    per_token = 2 * (decoder_linear - layers * 2 * cfg["d_model"] * hd) + 2 * model.lm_head.weight.numel()
+    per_token += layers * 2 * 2 * (1 + length) * hd
+    assert runner.t5_flops(cfg, length, 1) - runner.t5_flops(cfg, length, 0) == per_token
+
+def test_flan_t5_base_shape():
+    runner = load_runner()
+    from transformers import T5Config
+
+    config = T5Config(**runner.FLAN_T5_BASE)
+    assert (config.vocab_size, config.d_model, config.d_ff, config.num_layers, config.num_heads) == (32128, 768, 2048, 12, 12)
+    assert config.is_gated_act  # (transformers 5 ties a new T5 anyway: build_model unties it, tested above)
