@@ -40,7 +40,7 @@ def test_build_is_complete_and_loads_like_the_real_model(tiny_settings, sample):
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForSeq2SeqLM.from_pretrained(folder, dtype=torch.float32)
     assert (tokenizer.pad_token_id, tokenizer.eos_token_id) == (0, 1)
-    assert model.config.dropout_rate == standin.MODEL_CONFIG["dropout_rate"]  # kept for fine-tuning
+    assert model.config.dropout_rate == 0.0  # saved without dropout: at this size it only slows fine-tuning
     out = model.generate(**tokenizer(["#Person1#: Hi.\n#Person2#: Hello."], return_tensors="pt"), max_new_tokens=4)
     assert out[0, 0].item() == 0
 

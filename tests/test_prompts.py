@@ -39,7 +39,10 @@ def test_make_prompt_counts_tokens_and_keeps_rows(model_and_tokenizer, dataset):
     assert isinstance(prompt, Prompt)
     assert prompt.text == expected
     assert prompt.n_tokens == len(tokenizer(expected).input_ids)
-    assert prompt.shots == (a, b) and prompt.limit == tokenizer.model_max_length and prompt.fits
+    assert prompt.shots == (a, b) and prompt.limit == tokenizer.model_max_length
+    assert prompt.fits == (prompt.n_tokens <= prompt.limit)  # the sample's tiny vocabulary makes prompts long
+    short = make_prompt(tokenizer, train, [], "#Person1#: Hi.\n#Person2#: Hello.", "instruction")
+    assert short.fits and short.shots == () and short.n_tokens < 40
     # A dialogue given as text gives the same prompt as its row.
     assert make_prompt(tokenizer, train, [a, b], train[c]["dialogue"], "instruction") == prompt
 
