@@ -532,8 +532,10 @@ def recommendations(results: list[dict]) -> str:
             lines.append(f"- Training ({kind}): dynamic padding gives {r['speedup']:.1f}x the real tokens/s of padding to 512.")
     bf = find(results, "training step: bf16 autocast vs fp32")
     if bf:
-        advice = ("worth offering on CPUs with bf16 matmul units (avx512_bf16 / AMX)" if bf["speedup"] > 1.1
-                  else "not worth it here; keep fp32 on CPU")
+        advice = ("worth it on CPUs with bf16 matmul units (avx512_bf16 / AMX): opt in with LABS_DTYPE=bfloat16 "
+                  "(training then autocasts in bf16). The default stays fp32 on CPU, so that the notebooks' "
+                  "checked equalities (attention by hand, the greedy loop against generate) stay exact"
+                  if bf["speedup"] > 1.1 else "not worth it here; keep fp32 on CPU")
         lines.append(f"- bf16 autocast for training on this CPU: {bf['speedup']:.2f}x, {advice}.")
     th = find(results, "threads: 2 vs 1") or next((r for r in results if r["name"].startswith("threads:")), None)
     if th:
