@@ -11,9 +11,10 @@ SHARED_DATA := $(wildcard ../shared/dialogsum)
 QUIET := TQDM_DISABLE=1 HF_DATASETS_DISABLE_PROGRESS_BARS=1 HF_HUB_DISABLE_PROGRESS_BARS=1 \
 	TRANSFORMERS_VERBOSITY=error TRANSFORMERS_NO_ADVISORY_WARNINGS=1 TOKENIZERS_PARALLELISM=false \
 	PYTHONWARNINGS=ignore MPLBACKEND=agg
+SHARED_DATASET := $(if $(SHARED_DATA),LABS_DATASET=$(abspath $(SHARED_DATA)))
 # A local copy of DialogSum next to the kit (as in CI) is used offline unless LABS_DATASET is set.
-LOCAL_DATA := $(if $(LABS_DATASET),,$(if $(SHARED_DATA),LABS_DATASET=$(abspath $(SHARED_DATA))))
-TEST_ENV := $(QUIET) LABS_PROFILE=offline LABS_STANDIN=instant $(if $(SHARED_DATA),LABS_DATASET=$(abspath $(SHARED_DATA)))
+LOCAL_DATA := $(if $(LABS_DATASET),,$(SHARED_DATASET))
+TEST_ENV := $(QUIET) LABS_PROFILE=offline LABS_STANDIN=instant $(SHARED_DATASET)
 
 .PHONY: labs test lab student bench install clean-notebooks check-notebooks
 

@@ -158,30 +158,26 @@ class Settings:
         return "\n".join(lines)
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def _number(env: Mapping[str, str], name: str, default, parse, what: str, valid, bound: str):
+    """``env[name]`` parsed with ``parse``, or ``default`` when unset; one clear error when it is not valid."""
     raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
-        value = int(raw)
+        value = parse(raw)
     except ValueError:
-        raise LabsError(f"{name}={raw!r} is not a whole number. Set it to e.g. {default}, or unset it.") from None
-    if value < 1 and name != "LABS_SEED":
-        raise LabsError(f"{name}={raw} must be at least 1. Set it to e.g. {default}, or unset it.")
+        raise LabsError(f"{name}={raw!r} is not {what}. Set it to e.g. {default:g}, or unset it.") from None
+    if not valid(value):
+        raise LabsError(f"{name}={raw} must be {bound}. Set it to e.g. {default:g}, or unset it.")
     return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    return _number(env, name, default, int, "a whole number", lambda v: v >= 1 or name == "LABS_SEED", "at least 1")
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise LabsError(f"{name}={raw!r} is not a number. Set it to e.g. {default:g}, or unset it.") from None
-    if not value > 0:
-        raise LabsError(f"{name}={raw} must be above 0. Set it to e.g. {default:g}, or unset it.")
-    return value
+    return _number(env, name, default, float, "a number", lambda v: v > 0, "above 0")
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:

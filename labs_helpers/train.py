@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from .errors import LabsError
+from .settings import SIZES
 from .training import LAB_FULL, LAB_LORA, MAX_INPUT_TOKENS
 
 
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--eval-examples", type=int, help="validation examples (10 x LABS_N_EVAL)")
     parser.add_argument("--batch-size", type=int, help="batch size per device (LABS_BATCH_SIZE)")
     parser.add_argument("--lr", type=float, help="learning rate (default: LABS_FULL_LR / LABS_LORA_LR; the lab's: "
-                                                 f"full {LAB_FULL['learning_rate']:g}, lora {LAB_LORA['learning_rate']:g})")
+                                                 f"full {SIZES['course']['full_lr']:g}, lora {SIZES['course']['lora_lr']:g})")
     parser.add_argument("--weight-decay", type=float, help=f"weight decay (lab: full {LAB_FULL['weight_decay']:g})")
     parser.add_argument("--max-input-tokens", type=int, default=MAX_INPUT_TOKENS, help="prompt truncation length")
     parser.add_argument("--gradient-accumulation", type=int, default=1, help="batches per optimizer step")
