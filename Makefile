@@ -30,6 +30,8 @@ labs: $(VENV)/.installed
 	$(LOCAL_DATA) $(PY) -m labs_helpers.run_labs
 
 test: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(TEST_ENV) $(PY) -m pytest -p no:cacheprovider tests notebooks \
 		--nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=600
 

@@ -1,17 +1,29 @@
-"""Helpers for the dialogue-summarization labs: settings, data, the offline stand-in, ROUGE.
+"""Helpers for the dialogue-summarization labs; the lessons themselves stay in the notebooks.
 
-The notebooks import this package as ``import labs_helpers as labs``; the lessons themselves
-(tokenizers, ``model.generate``, ``Trainer``, ``LoraConfig``) stay in the notebooks.
+A notebook's first cell reads the settings (``labs.get_settings()``) and prints the run card; the
+rest of the kit takes them as arguments. Modules, by what they do:
+
+- run set-up: ``settings``, ``device``, ``hub``, ``environment``, ``models`` (which model to load);
+- data and prompts: ``data``, ``prompts``, ``course`` (the labs' own constants);
+- inside the model: ``anatomy``, ``sampling``; generating: ``generation``;
+- scoring: ``metrics`` (ROUGE, diversity), ``evaluation`` (models compared on test dialogues);
+- training: ``finetuning``, ``lora``, ``runs``, ``export``; figures: ``plots``, ``sampling_plots``;
+- the offline stand-in: ``standin``; exercises: ``exercises``; results: ``results``;
+- command lines: ``train``, ``run_labs``, ``student_edition``.
 """
 
 from .data import group_references, load_dialogsum
 from .errors import LabsError
+from .models import resolve_model
 from .results import save_results
-from .rouge import rouge, rouge_ci
-from .settings import Settings, get_settings, print_run_card
-from .standin import resolve_model
+from .settings import Settings, get_settings
 
 __all__ = [
-    "LabsError", "Settings", "get_settings", "group_references", "load_dialogsum",
-    "print_run_card", "resolve_model", "rouge", "rouge_ci", "save_results",
+    "LabsError",
+    "Settings",
+    "get_settings",
+    "group_references",
+    "load_dialogsum",
+    "resolve_model",
+    "save_results",
 ]

@@ -19,8 +19,8 @@ if TYPE_CHECKING:  # torch and numpy load lazily, so that importing the kit stay
     import torch
 
 _EAGER_FIX = (
-    "Load the model with attn_implementation=\"eager\", e.g. "
-    "AutoModelForSeq2SeqLM.from_pretrained(name, dtype=torch.float32, attn_implementation=\"eager\")."
+    'Load the model with attn_implementation="eager", e.g. '
+    'AutoModelForSeq2SeqLM.from_pretrained(name, dtype=torch.float32, attn_implementation="eager").'
 )
 
 
@@ -29,8 +29,9 @@ def sinusoidal_encoding(n_positions: int, d_model: int) -> np.ndarray:
     import numpy as np
 
     if n_positions < 1 or d_model < 2 or d_model % 2:
-        raise ValueError(f"n_positions={n_positions}, d_model={d_model}: "
-                         "use n_positions >= 1 and an even d_model >= 2.")
+        raise ValueError(
+            f"n_positions={n_positions}, d_model={d_model}: use n_positions >= 1 and an even d_model >= 2."
+        )
     positions = np.arange(n_positions)[:, None]
     rates = 1.0 / 10000 ** (np.arange(0, d_model, 2) / d_model)  # one frequency per sin/cos pair
     encoding = np.zeros((n_positions, d_model))
@@ -39,8 +40,9 @@ def sinusoidal_encoding(n_positions: int, d_model: int) -> np.ndarray:
     return encoding
 
 
-def relative_position_bucket(relative_position, bidirectional: bool = True, num_buckets: int = 32,
-                             max_distance: int = 128) -> torch.Tensor:
+def relative_position_bucket(
+    relative_position, bidirectional: bool = True, num_buckets: int = 32, max_distance: int = 128
+) -> torch.Tensor:
     """T5's bucket for each distance (key position - query position): exact when near, log-spaced when far."""
     import torch
 
@@ -59,8 +61,9 @@ def relative_position_bucket(relative_position, bidirectional: bool = True, num_
     return buckets + torch.where(distance < max_exact, distance, far)
 
 
-def relative_position_buckets(query_length: int, key_length: int, bidirectional: bool = True,
-                              num_buckets: int = 32, max_distance: int = 128) -> torch.Tensor:
+def relative_position_buckets(
+    query_length: int, key_length: int, bidirectional: bool = True, num_buckets: int = 32, max_distance: int = 128
+) -> torch.Tensor:
     """The (query_length, key_length) matrix of buckets that T5 looks its position bias up in."""
     import torch
 
@@ -101,8 +104,10 @@ def _check_t5(model) -> None:
 
 def _check_one_sequence(input_ids) -> None:
     if input_ids.dim() != 2 or input_ids.shape[0] != 1:
-        raise LabsError(f"input_ids has shape {tuple(input_ids.shape)}: pass one sequence, shape (1, tokens), "
-                        "e.g. tokenizer(text, return_tensors=\"pt\").input_ids.")
+        raise LabsError(
+            f"input_ids has shape {tuple(input_ids.shape)}: pass one sequence, shape (1, tokens), "
+            'e.g. tokenizer(text, return_tensors="pt").input_ids.'
+        )
 
 
 def self_attention_by_hand(model, input_ids: torch.Tensor, layer: int = 0) -> AttentionParts:
@@ -131,9 +136,13 @@ def self_attention_by_hand(model, input_ids: torch.Tensor, layer: int = 0) -> At
 
         queries, keys, values = split_heads(attention.q), split_heads(attention.k), split_heads(attention.v)
         scores = queries @ keys.transpose(-1, -2)
-        buckets = relative_position_buckets(tokens, tokens, bidirectional=True,
-                                            num_buckets=first.relative_attention_num_buckets,
-                                            max_distance=first.relative_attention_max_distance)
+        buckets = relative_position_buckets(
+            tokens,
+            tokens,
+            bidirectional=True,
+            num_buckets=first.relative_attention_num_buckets,
+            max_distance=first.relative_attention_max_distance,
+        )
         bias = first.relative_attention_bias.weight[buckets.to(normed.device)].permute(2, 0, 1)
         weights = torch.softmax(scores + bias, dim=-1)
         output = attention.o((weights @ values).transpose(0, 1).reshape(tokens, heads * d_kv))
@@ -148,8 +157,10 @@ def model_attentions(model, input_ids: torch.Tensor) -> tuple[torch.Tensor, ...]
     with torch.no_grad():
         attentions = model.encoder(input_ids=input_ids, output_attentions=True).attentions
     if not attentions or attentions[0] is None:
-        raise LabsError(f"The model returned no attention weights (attn_implementation="
-                        f"{model.config._attn_implementation!r}). {_EAGER_FIX}")
+        raise LabsError(
+            f"The model returned no attention weights (attn_implementation="
+            f"{model.config._attn_implementation!r}). {_EAGER_FIX}"
+        )
     return attentions
 
 
@@ -212,8 +223,9 @@ class GreedyStep:
     candidates: list[tuple[int, float]]
 
 
-def greedy_decode(model, input_ids: torch.Tensor, max_new_tokens: int, attention_mask: torch.Tensor | None = None,
-                  top_k: int = 5) -> tuple[torch.Tensor, list[GreedyStep]]:
+def greedy_decode(
+    model, input_ids: torch.Tensor, max_new_tokens: int, attention_mask: torch.Tensor | None = None, top_k: int = 5
+) -> tuple[torch.Tensor, list[GreedyStep]]:
     """Greedy decoding as a loop (no cache): returns the decoder ids, start token first, and the steps."""
     import torch
 
@@ -231,8 +243,9 @@ def greedy_decode(model, input_ids: torch.Tensor, max_new_tokens: int, attention
         encoded = model.get_encoder()(input_ids=input_ids, attention_mask=attention_mask)  # read the input once
         ids = torch.tensor([[start]], device=input_ids.device)
         for _ in range(max_new_tokens):
-            logits = model(encoder_outputs=encoded, attention_mask=attention_mask, decoder_input_ids=ids,
-                           use_cache=False).logits[0, -1]
+            logits = model(
+                encoder_outputs=encoded, attention_mask=attention_mask, decoder_input_ids=ids, use_cache=False
+            ).logits[0, -1]
             probs = torch.softmax(logits.float(), dim=-1)
             top = torch.topk(probs, top_k)
             next_id = int(logits.argmax())
@@ -243,15 +256,25 @@ def greedy_decode(model, input_ids: torch.Tensor, max_new_tokens: int, attention
     return ids, steps
 
 
-def cross_attention(model, input_ids: torch.Tensor, decoder_ids: torch.Tensor, layer: int = -1,
-                    attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+def cross_attention(
+    model,
+    input_ids: torch.Tensor,
+    decoder_ids: torch.Tensor,
+    layer: int = -1,
+    attention_mask: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Cross-attention of one decoder layer, (heads, decoder tokens, input tokens), for one sequence."""
     import torch
 
     _check_one_sequence(input_ids)
     with torch.no_grad():
-        out = model(input_ids=input_ids, attention_mask=attention_mask, decoder_input_ids=decoder_ids,
-                    output_attentions=True, use_cache=False)
+        out = model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            decoder_input_ids=decoder_ids,
+            output_attentions=True,
+            use_cache=False,
+        )
     if not out.cross_attentions or out.cross_attentions[0] is None:
         raise LabsError(f"The model returned no cross-attention weights. {_EAGER_FIX}")
     return out.cross_attentions[layer][0]

@@ -5,9 +5,12 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import LabsError
+
+if TYPE_CHECKING:
+    from datasets import DatasetDict
 
 SPLITS = ("train", "validation", "test")
 COLUMNS = ("id", "dialogue", "summary", "topic")
@@ -15,15 +18,14 @@ FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parque
 ORIGINAL_FILES = {"train": "dialogsum.train.jsonl", "validation": "dialogsum.dev.jsonl", "test": "dialogsum.test.jsonl"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
-_FIX = "Point LABS_DATASET at a folder with train/validation/test files (csv, json, jsonl or parquet), or unset it to use the sample in data/."
+_FIX = (
+    "Point LABS_DATASET at a folder with train/validation/test files (csv, json, jsonl or parquet), "
+    "or unset it to use the sample in data/."
+)
 
 
-def load_dialogsum(source: str | Path | None = None):
+def load_dialogsum(source: str | Path) -> DatasetDict:
     """DialogSum as a ``DatasetDict`` (train/validation/test; id, dialogue, summary, topic)."""
-    if source is None:
-        from .settings import get_settings
-
-        source = get_settings().dataset
     text = str(source)
     path = Path(text).expanduser()
     if path.is_dir():
@@ -118,7 +120,7 @@ def _load_original(folder: Path):
                 if not keys:
                     raise LabsError(f"{file}: test rows need columns summary1..summary3 (found {', '.join(record)}).")
                 for key in keys:
-                    n = key[len("summary"):]
+                    n = key[len("summary") :]
                     rows["id"].append(f"{record['fname']}_{n}")
                     rows["dialogue"].append(record["dialogue"])
                     rows["summary"].append(record[key])
@@ -126,7 +128,9 @@ def _load_original(folder: Path):
             else:
                 missing = [k for k in ("fname", "dialogue", "summary", "topic") if k not in record]
                 if missing:
-                    raise LabsError(f"{file}: missing column {', '.join(repr(m) for m in missing)} (has {', '.join(record)}).")
+                    raise LabsError(
+                        f"{file}: missing column {', '.join(repr(m) for m in missing)} (has {', '.join(record)})."
+                    )
                 rows["id"].append(record["fname"])
                 for column in COLUMNS[1:]:
                     rows[column].append(record[column])
@@ -144,7 +148,11 @@ def group_references(split) -> Any:
         dialogue = row["dialogue"]
         if dialogue not in groups:
             order.append(dialogue)
-            groups[dialogue] = {"id": re.sub(r"^(.*_\d+)_\d+$", r"\1", row["id"]), "dialogue": dialogue,
-                                "references": [], "topic": row["topic"]}
+            groups[dialogue] = {
+                "id": re.sub(r"^(.*_\d+)_\d+$", r"\1", row["id"]),
+                "dialogue": dialogue,
+                "references": [],
+                "topic": row["topic"],
+            }
         groups[dialogue]["references"].append(row["summary"])
     return Dataset.from_list([groups[d] for d in order])

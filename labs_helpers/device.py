@@ -19,9 +19,14 @@ def pick_device(requested: str | None = None) -> str:
     if requested:
         kind = requested.split(":")[0]
         if kind not in available:
-            raise LabsError(f"LABS_DEVICE={requested!r} is not a device this kit knows. Use cuda, mps or cpu, or unset it.")
+            raise LabsError(
+                f"LABS_DEVICE={requested!r} is not a device this kit knows. Use cuda, mps or cpu, or unset it."
+            )
         if not available[kind]:
-            raise LabsError(f"LABS_DEVICE={requested!r}, but this machine has no {kind} device. Unset LABS_DEVICE to pick the best one.")
+            raise LabsError(
+                f"LABS_DEVICE={requested!r}, but this machine has no {kind} device. "
+                "Unset LABS_DEVICE to pick the best one."
+            )
         return requested
     return next(name for name, ok in available.items() if ok)
 
@@ -36,7 +41,9 @@ def pick_dtype(device: str, requested: str | None = None) -> str:
                 "LABS_DTYPE=float16: T5 models overflow in fp16 and produce NaN. Use bfloat16 or float32, or unset it."
             )
         if requested not in DTYPES:
-            raise LabsError(f"LABS_DTYPE={requested!r} is not one of {', '.join(DTYPES)}. Use one of those, or unset it.")
+            raise LabsError(
+                f"LABS_DTYPE={requested!r} is not one of {', '.join(DTYPES)}. Use one of those, or unset it."
+            )
         return requested
     if device.startswith("cuda") and torch.cuda.is_bf16_supported():
         return "bfloat16"

@@ -7,6 +7,7 @@ import sys
 from importlib import metadata
 
 from .errors import LabsError
+from .settings import Settings
 
 MINIMUM_VERSIONS = {"torch": "2.4", "transformers": "5.0", "datasets": "3.0", "peft": "0.17", "rouge-score": "0.1.2"}
 
@@ -35,30 +36,45 @@ def _version_tuple(text: str) -> tuple[int, ...]:
 
 def check_packages() -> list[Check]:
     """Installed versions against the kit's minimums."""
-    checks = [Check("python", sys.version_info >= (3, 10), sys.version.split()[0], "Use Python 3.10 or newer (3.11 recommended).")]
+    checks = [
+        Check(
+            "python",
+            sys.version_info >= (3, 10),
+            sys.version.split()[0],
+            "Use Python 3.10 or newer (3.11 recommended).",
+        )
+    ]
     for package, minimum in MINIMUM_VERSIONS.items():
         try:
             version = metadata.version(package)
         except metadata.PackageNotFoundError:
-            checks.append(Check(package, False, "not installed", "Run `make install` (or `pip install -e .`) in the kit's folder."))
+            checks.append(
+                Check(
+                    package, False, "not installed", "Run `make install` (or `pip install -e .`) in the kit's folder."
+                )
+            )
             continue
         ok = _version_tuple(version) >= _version_tuple(minimum)
         checks.append(Check(package, ok, version, f"pip install -U '{package}>={minimum}'"))
     return checks
 
 
-def check_environment(settings=None) -> list[Check]:
+def check_environment(settings: Settings) -> list[Check]:
     """Every check, from packages to the model folder, in the order a learner would fix them."""
     from .data import load_dialogsum
     from .hub import hub_reachable
-    from .settings import get_settings
 
-    settings = settings or get_settings()
     checks = check_packages()
     checks.append(Check("device", True, f"{settings.device} ({settings.dtype})"))
     reachable = hub_reachable()
-    checks.append(Check("hub", reachable or settings.offline, "reachable" if reachable else "not reachable",
-                        "Connect to the internet, or run offline: LABS_PROFILE=offline."))
+    checks.append(
+        Check(
+            "hub",
+            reachable or settings.offline,
+            "reachable" if reachable else "not reachable",
+            "Connect to the internet, or run offline: LABS_PROFILE=offline.",
+        )
+    )
     try:
         dataset = load_dialogsum(settings.dataset)
         sizes = ", ".join(f"{split} {len(dataset[split]):,}" for split in dataset)

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+    from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 
 
 class TruncatedPromptWarning(UserWarning):
     """Some prompts were longer than the input limit and were cut."""
 
 
-def generate(
-    model,
-    tokenizer,
+def generate_batched(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
     prompts: Sequence[str],
     batch_size: int = 16,
     max_new_tokens: int = 50,
-    generation_config=None,
+    generation_config: GenerationConfig | None = None,
     max_input_tokens: int | None = None,
     progress: bool = True,
     desc: str = "generating",
@@ -34,14 +37,7 @@ def generate(
     limit = max_input_tokens or tokenizer.model_max_length
     # One token past the limit tells which prompts get cut, without the tokenizer's own warning.
     lengths = [len(ids) for ids in tokenizer(prompts, truncation=True, max_length=limit + 1).input_ids]
-    too_long = sum(n > limit for n in lengths)
-    if too_long:
-        warnings.warn(
-            f"{too_long} of {len(prompts)} prompts are longer than {limit} tokens and are cut to {limit} "
-            f"at the {'end' if tokenizer.truncation_side == 'right' else 'start'}. Shorten them (labs_helpers.prompts.make_prompt(..., budget=...)) "
-            "or raise max_input_tokens if the model handles longer inputs.",
-            TruncatedPromptWarning, stacklevel=2,
-        )
+    _warn_if_cut(lengths, limit, tokenizer.truncation_side)
     # Longest first: similar lengths share a batch (little padding), and a batch too big for
     # memory fails at once rather than at the end.
     order = sorted(range(len(prompts)), key=lambda i: (-lengths[i], i))
@@ -51,14 +47,30 @@ def generate(
     try:
         with torch.inference_mode(), tqdm(total=len(prompts), desc=desc, disable=not progress) as bar:
             for start in range(0, len(order), batch_size):
-                batch = order[start:start + batch_size]
-                encoded = tokenizer([prompts[i] for i in batch], return_tensors="pt", padding=True,
-                                    truncation=True, max_length=limit).to(model.device)
-                generated = model.generate(**encoded, max_new_tokens=max_new_tokens,
-                                           generation_config=generation_config, **generate_kwargs)
+                batch = order[start : start + batch_size]
+                encoded = tokenizer(
+                    [prompts[i] for i in batch], return_tensors="pt", padding=True, truncation=True, max_length=limit
+                ).to(model.device)
+                generated = model.generate(
+                    **encoded, max_new_tokens=max_new_tokens, generation_config=generation_config, **generate_kwargs
+                )
                 for i, text in zip(batch, tokenizer.batch_decode(generated, skip_special_tokens=True)):
                     outputs[i] = text.strip()
                 bar.update(len(batch))
     finally:
         model.train(was_training)
     return outputs  # type: ignore[return-value]
+
+
+def _warn_if_cut(lengths: Sequence[int], limit: int, side: str) -> None:
+    """One ``TruncatedPromptWarning`` that says how many prompts are over ``limit`` tokens, if any."""
+    too_long = sum(n > limit for n in lengths)
+    if too_long:
+        warnings.warn(
+            f"{too_long} of {len(lengths)} prompts are longer than {limit} tokens and are cut to {limit} "
+            f"at the {'end' if side == 'right' else 'start'}. Shorten them "
+            "(labs_helpers.prompting.make_prompt(..., budget=...)) "
+            "or raise max_input_tokens if the model handles longer inputs.",
+            TruncatedPromptWarning,
+            stacklevel=3,
+        )

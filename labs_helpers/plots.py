@@ -1,4 +1,5 @@
-"""Figures the notebooks share: heatmaps with token labels, attention grids, position encodings.
+"""Figures the notebooks share: heatmaps with token labels, attention grids, position encodings,
+loss curves and ROUGE bars.
 
 Each function draws into a new matplotlib figure (or the ``ax`` given) and returns it; the
 notebook calls ``plt.show()``.
@@ -6,7 +7,11 @@ notebook calls ``plt.show()``.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
 
 MAX_LABELS = 60  # more tick labels than this become unreadable: label every n-th
 
@@ -24,14 +29,24 @@ def _plain(matrix):
         matrix = matrix.detach().float().cpu().numpy()
     matrix = np.asarray(matrix, dtype=float)
     if matrix.ndim != 2:
-        raise ValueError(f"Expected a 2-D matrix, got shape {matrix.shape}. "
-                         "Select one head or average the heads first.")
+        raise ValueError(
+            f"Expected a 2-D matrix, got shape {matrix.shape}. Select one head or average the heads first."
+        )
     return matrix
 
 
-def heatmap(matrix, x_labels: Sequence[str] | None = None, y_labels: Sequence[str] | None = None,
-            title: str = "", xlabel: str = "", ylabel: str = "", ax=None, cmap: str = "viridis",
-            colorbar: bool = True, **imshow_kwargs):
+def heatmap(
+    matrix,
+    x_labels: Sequence[str] | None = None,
+    y_labels: Sequence[str] | None = None,
+    title: str = "",
+    xlabel: str = "",
+    ylabel: str = "",
+    ax=None,
+    cmap: str = "viridis",
+    colorbar: bool = True,
+    **imshow_kwargs,
+):
     """Draw a 2-D matrix as a heatmap, with token labels on the axes when given; returns the axes."""
     import matplotlib.pyplot as plt
 
@@ -102,3 +117,43 @@ def relative_bias(bias_by_bucket, distances: Sequence[int], bias_by_distance, ti
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def loss_curves(history: pd.DataFrame, title: str = "loss") -> Axes:
+    """Training and validation loss against the step (``finetuning.loss_history``); returns the axes."""
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots(figsize=(6, 3.5))
+    train = history["train_loss"].dropna()
+    evals = history["eval_loss"].dropna()
+    ax.plot(train.index, train.values, label="training loss")
+    if len(evals):
+        ax.plot(evals.index, evals.values, "o-", label="validation loss")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("cross-entropy")
+    ax.set_title(title)
+    ax.legend()
+    return ax
+
+
+def rouge_bars(table: pd.DataFrame, title: str = "ROUGE on unique test dialogues (95% bootstrap CI)") -> Axes:
+    """Grouped bars: one group per ROUGE type, one bar per model, with CI whiskers; returns the axes."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from .metrics import ROUGE_TYPES
+
+    keys = [k for k in ROUGE_TYPES if k in table.columns]
+    x = np.arange(len(keys))
+    width = 0.8 / len(table)
+    _, ax = plt.subplots(figsize=(7, 3.5))
+    for i, (name, row) in enumerate(table.iterrows()):
+        mids = np.array([row[k] for k in keys])
+        errors = np.array([[row[k] - row[f"{k} low"] for k in keys], [row[f"{k} high"] - row[k] for k in keys]])
+        ax.bar(x + (i - (len(table) - 1) / 2) * width, mids, width, yerr=errors, capsize=3, label=str(name))
+    ax.set_xticks(x, keys)
+    ax.set_ylabel("F-measure")
+    ax.set_ylim(0, 1)
+    ax.set_title(title)
+    ax.legend()
+    return ax

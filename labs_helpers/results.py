@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import LabsError
+from .settings import Settings
 
 
 def _plain(value: Any) -> Any:
@@ -23,16 +24,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def save_results(name: str, data: Any, settings=None) -> Path:
+def save_results(name: str, data: Any, settings: Settings) -> Path:
     """Write ``data`` (a dict, or a pandas DataFrame as a table) to ``<run dir>/results/<name>.json``."""
-    from .settings import get_settings
-
-    settings = settings or get_settings()
     folder = Path(settings.run_dir) / "results"
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise LabsError(f"Cannot write results to {folder} ({error.strerror}). Set LABS_RUN_DIR to a writable folder.") from error
+        raise LabsError(
+            f"Cannot write results to {folder} ({error.strerror}). Set LABS_RUN_DIR to a writable folder."
+        ) from error
     if hasattr(data, "to_dict") and hasattr(data, "columns"):  # a DataFrame
         data.to_csv(folder / f"{name}.csv", index=True)
         payload = {"table": _plain(data.reset_index().to_dict(orient="records"))}

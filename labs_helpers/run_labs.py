@@ -33,7 +33,10 @@ def _execute(path: Path, out_path: Path, timeout: int) -> float:
     code_cells = sum(c.cell_type == "code" for c in notebook.cells)
     bar = tqdm(total=code_cells, desc=path.stem, unit="cell", leave=True)
     client = NotebookClient(
-        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
         on_cell_complete=lambda cell, cell_index: bar.update(1),
     )
     start = time.perf_counter()
@@ -60,8 +63,18 @@ def _failed_cell(error: Exception, notebook: Path) -> str:
 
 def _summary(run_dir: Path, card: str, timings: dict[str, float]) -> str:
     results = load_results(run_dir)
-    lines = [f"# Labs run {run_dir.name}", "", "```", card, "```", "", "## Notebooks", "",
-             "| notebook | seconds |", "|---|---|"]
+    lines = [
+        f"# Labs run {run_dir.name}",
+        "",
+        "```",
+        card,
+        "```",
+        "",
+        "## Notebooks",
+        "",
+        "| notebook | seconds |",
+        "|---|---|",
+    ]
     lines += [f"| {name} | {seconds:.1f} |" for name, seconds in timings.items()]
     for name, result in results.items():
         lines += ["", f"## {name}", "", f"model: {result.get('model')}", ""]
@@ -93,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from .data import load_dialogsum
+    from .models import resolve_model
     from .settings import get_settings
-    from .standin import resolve_model
 
     try:
         settings = get_settings()
@@ -118,14 +131,20 @@ def main(argv: list[str] | None = None) -> int:
         try:
             timings[path.name] = _execute(path.resolve(), out_path, args.timeout)
         except Exception as error:  # nbclient's CellExecutionError, a dead kernel, a timeout
-            print(f"\nmake labs: {path} failed at {_failed_cell(error, out_path)}\n"
-                  f"The executed notebook is in {out_path}.", file=sys.stderr)
+            print(
+                f"\nmake labs: {path} failed at {_failed_cell(error, out_path)}\n"
+                f"The executed notebook is in {out_path}.",
+                file=sys.stderr,
+            )
             status = 1
             break
     card = settings.run_card()
     (run_dir / "summary.md").write_text(_summary(run_dir, card, timings))
-    (run_dir / "summary.json").write_text(json.dumps(
-        {"settings": card, "timings_s": timings, "results": load_results(run_dir), "ok": status == 0}, indent=2))
+    (run_dir / "summary.json").write_text(
+        json.dumps(
+            {"settings": card, "timings_s": timings, "results": load_results(run_dir), "ok": status == 0}, indent=2
+        )
+    )
     print(f"\nSummary: {run_dir / 'summary.md'}")
     return status
 

@@ -17,7 +17,6 @@ last axis of an array, and return masks of the tokens they keep.
 from __future__ import annotations
 
 import math
-import re
 from typing import Sequence
 
 import numpy as np
@@ -49,47 +48,61 @@ def toy_distribution(vocab_size: int = TOY_VOCAB_SIZE) -> tuple[list[str], np.nd
 
 # ---- validation, worded like transformers' own processors ---------------------------------
 
-def check_temperature(temperature: float) -> float:
+
+def validate_temperature(temperature: float) -> float:
     """``temperature`` as a float, or a ValueError unless it is a finite number > 0."""
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.floating, np.integer)) \
-            or not (temperature > 0) or not math.isfinite(temperature):
-        message = (f"`temperature` (={temperature}) has to be a strictly positive float, otherwise your next "
-                   "token scores will be invalid.")
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, (int, float, np.floating, np.integer))
+        or not (temperature > 0)
+        or not math.isfinite(temperature)
+    ):
+        message = (
+            f"`temperature` (={temperature}) has to be a strictly positive float, otherwise your next "
+            "token scores will be invalid."
+        )
         if isinstance(temperature, (int, float)) and temperature == 0:
             message += " If you're looking for greedy decoding strategies, set `do_sample=False` (here: greedy())."
         raise ValueError(message)
     return float(temperature)
 
 
-def check_top_k(top_k: int) -> int:
+def validate_top_k(top_k: int) -> int:
     """``top_k`` as an int, or a ValueError unless it is a whole number >= 1."""
     if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
-        raise ValueError(f"`top_k` has to be a strictly positive integer, but is {top_k}. "
-                         "Use top_k=None to switch top-k off (generate() uses top_k=0 for that).")
+        raise ValueError(
+            f"`top_k` has to be a strictly positive integer, but is {top_k}. "
+            "Use top_k=None to switch top-k off (generate() uses top_k=0 for that)."
+        )
     return int(top_k)
 
 
-def check_top_p(top_p: float) -> float:
+def validate_top_p(top_p: float) -> float:
     """``top_p`` as a float, or a ValueError unless 0 < top_p <= 1."""
-    if isinstance(top_p, bool) or not isinstance(top_p, (int, float, np.floating, np.integer)) \
-            or not (0 < top_p <= 1):
-        raise ValueError(f"`top_p` has to be a float > 0 and <= 1, but is {top_p}. "
-                         "top_p=1 keeps every token; smaller values keep only the most likely ones.")
+    if isinstance(top_p, bool) or not isinstance(top_p, (int, float, np.floating, np.integer)) or not (0 < top_p <= 1):
+        raise ValueError(
+            f"`top_p` has to be a float > 0 and <= 1, but is {top_p}. "
+            "top_p=1 keeps every token; smaller values keep only the most likely ones."
+        )
     return float(top_p)
 
 
-def _check_min_keep(min_tokens_to_keep: int) -> int:
-    if isinstance(min_tokens_to_keep, bool) or not isinstance(min_tokens_to_keep, (int, np.integer)) \
-            or min_tokens_to_keep < 1:
+def _validate_min_keep(min_tokens_to_keep: int) -> int:
+    if (
+        isinstance(min_tokens_to_keep, bool)
+        or not isinstance(min_tokens_to_keep, (int, np.integer))
+        or min_tokens_to_keep < 1
+    ):
         raise ValueError(f"`min_tokens_to_keep` has to be a positive integer, but is {min_tokens_to_keep}")
     return int(min_tokens_to_keep)
 
 
 # ---- the operations ---------------------------------------------------------------------------
 
+
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """Probabilities from logits divided by ``temperature`` (softmax along the last axis)."""
-    temperature = check_temperature(temperature)
+    temperature = validate_temperature(temperature)
     scaled = np.asarray(logits, dtype=np.float64) / temperature
     scaled = scaled - np.max(scaled, axis=-1, keepdims=True)  # exp() of large numbers overflows
     exp = np.exp(scaled)
@@ -102,8 +115,9 @@ def greedy(logits: np.ndarray) -> np.ndarray | int:
     return int(choice) if choice.ndim == 0 else choice
 
 
-def sample(probs: np.ndarray, n: int = 1, seed: int | None = None,
-           rng: np.random.Generator | None = None) -> np.ndarray:
+def sample(
+    probs: np.ndarray, n: int = 1, seed: int | None = None, rng: np.random.Generator | None = None
+) -> np.ndarray:
     """``n`` token indices drawn from one distribution ``probs`` (inverse-CDF sampling)."""
     probs = np.asarray(probs, dtype=np.float64)
     if probs.ndim != 1 or probs.size == 0 or np.any(probs < 0) or not probs.sum() > 0:
@@ -117,17 +131,17 @@ def sample(probs: np.ndarray, n: int = 1, seed: int | None = None,
 
 def top_k_mask(logits: np.ndarray, top_k: int, min_tokens_to_keep: int = 1) -> np.ndarray:
     """True for the ``top_k`` highest scores, and for every score tied with the k-th."""
-    top_k = check_top_k(top_k)
+    top_k = validate_top_k(top_k)
     logits = np.asarray(logits)
-    k = min(max(top_k, _check_min_keep(min_tokens_to_keep)), logits.shape[-1])
+    k = min(max(top_k, _validate_min_keep(min_tokens_to_keep)), logits.shape[-1])
     kth_largest = np.sort(logits, axis=-1)[..., -k][..., None]
     return logits >= kth_largest
 
 
 def top_p_mask(logits: np.ndarray, top_p: float, min_tokens_to_keep: int = 1) -> np.ndarray:
     """True for the smallest set of most likely tokens whose probabilities add up to ``top_p`` or more."""
-    top_p = check_top_p(top_p)
-    min_keep = _check_min_keep(min_tokens_to_keep)
+    top_p = validate_top_p(top_p)
+    min_keep = _validate_min_keep(min_tokens_to_keep)
     logits = np.asarray(logits)
     if top_p == 1.0:
         return logits > -np.inf  # keep every token that has any probability
@@ -145,7 +159,7 @@ def top_p_mask(logits: np.ndarray, top_p: float, min_tokens_to_keep: int = 1) ->
 
 def top_p_mask_lesson(probs: np.ndarray, top_p: float) -> np.ndarray:
     """The lesson's wording of top-p: keep tokens while the running total (themselves included) is <= p."""
-    top_p = check_top_p(top_p)
+    top_p = validate_top_p(top_p)
     probs = np.asarray(probs, dtype=np.float64)
     order = np.argsort(-probs, axis=-1, kind="stable")
     running = np.cumsum(np.take_along_axis(probs, order, axis=-1), axis=-1)
@@ -154,10 +168,15 @@ def top_p_mask_lesson(probs: np.ndarray, top_p: float) -> np.ndarray:
     return mask  # may keep nothing at all: one reason libraries do not do it this way
 
 
-def filter_logits(logits: np.ndarray, temperature: float = 1.0, top_k: int | None = None,
-                  top_p: float | None = None, min_tokens_to_keep: int = 1) -> np.ndarray:
+def filter_logits(
+    logits: np.ndarray,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    min_tokens_to_keep: int = 1,
+) -> np.ndarray:
     """Logits after temperature, then top-k, then top-p (removed tokens set to -inf), as generate() does."""
-    scores = np.asarray(logits, dtype=np.float64) / check_temperature(temperature)
+    scores = np.asarray(logits, dtype=np.float64) / validate_temperature(temperature)
     if top_k is not None:
         scores = np.where(top_k_mask(scores, top_k, min_tokens_to_keep), scores, -np.inf)
     if top_p is not None:
@@ -165,8 +184,9 @@ def filter_logits(logits: np.ndarray, temperature: float = 1.0, top_k: int | Non
     return scores
 
 
-def next_token_probs(logits: np.ndarray, temperature: float = 1.0, top_k: int | None = None,
-                     top_p: float | None = None) -> np.ndarray:
+def next_token_probs(
+    logits: np.ndarray, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None
+) -> np.ndarray:
     """The distribution ``generate(do_sample=True, ...)`` samples from: filtered logits, softmax."""
     return softmax(filter_logits(logits, temperature, top_k, top_p))
 
@@ -175,26 +195,3 @@ def top_tokens(probs: np.ndarray, words: Sequence[str], n: int = 10) -> list[tup
     """The ``n`` most likely (word, probability) pairs, most likely first, probabilities rounded."""
     order = np.argsort(-np.asarray(probs), kind="stable")[:n]
     return [(words[i], round(float(probs[i]), 4)) for i in order]
-
-
-# ---- diversity of generated texts ---------------------------------------------------------
-
-def _tokens(text: str) -> list[str]:
-    return re.findall(r"\w+|[^\w\s]", text.lower())
-
-
-def distinct_n(texts: Sequence[str], n: int = 2) -> float:
-    """Distinct-n (Li et al., 2016): unique word n-grams / all word n-grams over ``texts`` (0 if none)."""
-    if n < 1:
-        raise ValueError(f"n={n}: distinct-n needs n >= 1 (1 for words, 2 for word pairs, ...).")
-    grams = [tuple(words[i:i + n]) for words in map(_tokens, texts) for i in range(len(words) - n + 1)]
-    return len(set(grams)) / len(grams) if grams else 0.0
-
-
-def repeated_ngrams(text: str, n: int = 3) -> float:
-    """The share of word n-grams in ``text`` that already occurred earlier in it (0 if none)."""
-    if n < 1:
-        raise ValueError(f"n={n}: use n >= 1.")
-    words = _tokens(text)
-    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
-    return 1 - len(set(grams)) / len(grams) if grams else 0.0

@@ -21,8 +21,9 @@ def _axes(ax, figsize=(7, 3)):
     return ax
 
 
-def plot_distribution(words: Sequence[str], probs: np.ndarray, ax=None, top: int = 12, title: str = "",
-                      keep: np.ndarray | None = None):
+def plot_distribution(
+    words: Sequence[str], probs: np.ndarray, ax=None, top: int = 12, title: str = "", keep: np.ndarray | None = None
+):
     """Bars of the ``top`` most likely words and one bar for all the others; removed tokens in grey."""
     probs = np.asarray(probs, dtype=np.float64)
     keep = np.ones(probs.shape, dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
@@ -61,14 +62,19 @@ def plot_filters(words: Sequence[str], logits: np.ndarray, panels: Sequence[tupl
     probs = next_token_probs(logits)
     fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.2), sharey=True)
     for ax, (title, keep) in zip(np.atleast_1d(axes), panels):
-        plot_distribution(words, probs, ax=ax, top=top, keep=keep,
-                          title=f"{title}: keeps {int(np.sum(keep))} tokens, {probs[keep].sum():.2f} of the mass")
+        plot_distribution(
+            words,
+            probs,
+            ax=ax,
+            top=top,
+            keep=keep,
+            title=f"{title}: keeps {int(np.sum(keep))} tokens, {probs[keep].sum():.2f} of the mass",
+        )
     fig.tight_layout()
     return fig
 
 
-def plot_draws(words: Sequence[str], probs: np.ndarray, draws: np.ndarray, top: int = 10, ax=None,
-               title: str = ""):
+def plot_draws(words: Sequence[str], probs: np.ndarray, draws: np.ndarray, top: int = 10, ax=None, title: str = ""):
     """Share of ``draws`` that landed on each of the ``top`` words, against the probabilities (+-2 s.e.)."""
     probs = np.asarray(probs, dtype=np.float64)
     n = len(draws)
@@ -110,9 +116,15 @@ def _explorer_figure(words, logits, temperature, top_k, top_p, top):
 
     probs = next_token_probs(logits, temperature=temperature, top_k=top_k or None, top_p=top_p)
     fig, ax = plt.subplots(figsize=(7, 3))
-    plot_distribution(words, probs, ax=ax, top=top, keep=probs > 0,
-                      title=f"T={temperature:g}, top_k={top_k or 'off'}, top_p={top_p:g}: "
-                            f"{int(np.sum(probs > 0))} tokens left, top word {probs.max():.2f}")
+    plot_distribution(
+        words,
+        probs,
+        ax=ax,
+        top=top,
+        keep=probs > 0,
+        title=f"T={temperature:g}, top_k={top_k or 'off'}, top_p={top_p:g}: "
+        f"{int(np.sum(probs > 0))} tokens left, top word {probs.max():.2f}",
+    )
     ax.set_ylim(0, 1)
     fig.tight_layout()
     return fig
@@ -140,8 +152,14 @@ class _Explorer:
         return bundle
 
 
-def explorer(words: Sequence[str], logits: np.ndarray, temperature: float = 1.0, top_k: int = 0,
-             top_p: float = 1.0, top: int = 12):
+def explorer(
+    words: Sequence[str],
+    logits: np.ndarray,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    top: int = 12,
+):
     """Sliders for temperature, top-k and top-p over a distribution; a static figure where widgets cannot show.
 
     In a Jupyter kernel it returns one object whose display carries both the widget and a PNG of
@@ -150,8 +168,8 @@ def explorer(words: Sequence[str], logits: np.ndarray, temperature: float = 1.0,
     without ipywidgets, it draws the static figure with matplotlib and returns None.
     """
     try:
-        from IPython import get_ipython
         import ipywidgets as widgets
+        from IPython import get_ipython
 
         in_kernel = getattr(get_ipython(), "kernel", None) is not None
     except ImportError:
@@ -163,13 +181,7 @@ def explorer(words: Sequence[str], logits: np.ndarray, temperature: float = 1.0,
         plt.show()
         return None
 
-    style = {"description_width": "90px"}
-    t_slider = widgets.FloatLogSlider(value=temperature, base=10, min=-1.3, max=0.7, step=0.01,
-                                      description="temperature", style=style, continuous_update=False)
-    k_slider = widgets.IntSlider(value=top_k, min=0, max=50, description="top_k (0=off)", style=style,
-                                 continuous_update=False)
-    p_slider = widgets.FloatSlider(value=top_p, min=0.01, max=1.0, step=0.01, description="top_p", style=style,
-                                   continuous_update=False)
+    t_slider, k_slider, p_slider = _sliders(widgets, temperature, top_k, top_p)
     first = _png(_explorer_figure(words, logits, temperature, top_k, top_p, top))
     image = widgets.Image(value=first, format="png")
 
@@ -179,3 +191,16 @@ def explorer(words: Sequence[str], logits: np.ndarray, temperature: float = 1.0,
     for slider in (t_slider, k_slider, p_slider):
         slider.observe(redraw, names="value")
     return _Explorer(widgets.VBox([t_slider, k_slider, p_slider, image]), first)
+
+
+def _sliders(widgets, temperature: float, top_k: int, top_p: float) -> tuple:
+    """The explorer's temperature (log scale), top-k and top-p sliders, updating on release."""
+    style = {"description_width": "90px"}
+    common = dict(style=style, continuous_update=False)
+    return (
+        widgets.FloatLogSlider(
+            value=temperature, base=10, min=-1.3, max=0.7, step=0.01, description="temperature", **common
+        ),
+        widgets.IntSlider(value=top_k, min=0, max=50, description="top_k (0=off)", **common),
+        widgets.FloatSlider(value=top_p, min=0.01, max=1.0, step=0.01, description="top_p", **common),
+    )

@@ -40,48 +40,13 @@ import os
 from pathlib import Path
 from typing import Mapping
 
+from . import course
 from .errors import LabsError
-
-COURSE_MODEL = "google/flan-t5-base"
-COURSE_DATASET = "knkarthick/dialogsum"
-PROFILES = ("auto", "course", "offline")
-STANDINS = ("instant", "pretrained")
+from .profiles import PROFILES, SIZES, STANDINS, resolve_profile
+from .standin.card import RUN_CARD_NOTES
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = KIT_ROOT / "data"
-
-# Sizes and learning rates. ``course`` follows the lab where it makes sense (10 test
-# dialogues in the lab's ROUGE cell; we use 50 unique ones; its learning rates).
-# ``pretrained`` is the offline default (``make labs`` without the Hub): big enough
-# for the stand-in to show what fine-tuning does. Measured on DialogSum, 50 test
-# dialogues, zero-shot ROUGE-1 0.178: full fine-tuning 300 x 16 at 3e-3 gave 0.299
-# (1e-3: 0.06 after 200 x 8, 5e-3: 0.279); LoRA r=32 at 5e-3 gave 0.219 (1e-2: 0.179).
-# A 1M-parameter model needs larger steps than FLAN-T5's 250M. ``instant`` is small
-# enough for CI on two CPU cores.
-SIZES: dict[str, dict[str, float]] = {
-    "course": dict(
-        n_eval=50, train_steps=200, train_examples=2000, batch_size=8,
-        eval_batch_size=16, max_new_tokens=200, full_lr=1e-5, lora_lr=1e-3,
-    ),
-    "pretrained": dict(
-        n_eval=50, train_steps=300, train_examples=2000, batch_size=16,
-        eval_batch_size=16, max_new_tokens=50, full_lr=3e-3, lora_lr=5e-3,
-    ),
-    "instant": dict(
-        n_eval=6, train_steps=40, train_examples=256, batch_size=8,
-        eval_batch_size=16, max_new_tokens=50, full_lr=1e-3, lora_lr=3e-3,
-    ),
-}
-
-
-# What each stand-in is, printed on the run card under the table.
-STANDIN_NOTES = {
-    "pretrained": "Offline stand-in: a 1.4M-parameter T5 pre-trained on this machine on DialogSum's training "
-                  "dialogues and topics\n(gap-filling, topic questions, next turn), never on its summaries. "
-                  "It is not FLAN-T5: expect toy-scale numbers.",
-    "instant": "Offline stand-in: FLAN-T5's layout in miniature, with random weights (for tests and CI): "
-               "its words are noise.",
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,7 +117,7 @@ class Settings:
         width = max(len(k) for k, _ in rows)
         lines = ["Run card"] + [f"  {k:<{width}}  {v}" for k, v in rows]
         if self.standin:
-            lines += ["", STANDIN_NOTES[self.standin]]
+            lines += ["", RUN_CARD_NOTES[self.standin]]
         if self.profile_note:
             lines += ["", self.profile_note]
         return "\n".join(lines)
@@ -187,39 +152,10 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default
     return value
 
 
-def _course_unavailable(model: str, timeout: float) -> str:
-    return (
-        f"LABS_PROFILE=course needs the model {model}, but the Hugging Face Hub did not answer "
-        f"within {timeout:g} s and the model is not in the local Hugging Face cache. "
-        "Connect to the internet (or download the model once where you have it), "
-        "or run offline with LABS_PROFILE=offline (or leave LABS_PROFILE unset for auto)."
-    )
-
-
 def _resolve_profile(env: Mapping[str, str], model: str) -> tuple[str, str]:
-    """Pick ``course`` or ``offline`` and say why, probing the Hub for ``auto``."""
-    from .hub import hub_reachable, model_in_cache
-
+    """The profile asked for in ``env``, resolved: ``course`` or ``offline``, and why."""
     requested = _choice(env, "LABS_PROFILE", PROFILES, "auto")
-    if requested == "offline":
-        return "offline", ""
-    timeout = float(env.get("LABS_HUB_TIMEOUT") or 3)
-    if hub_reachable(timeout=timeout):
-        return "course", ""
-    if model_in_cache(model):
-        _go_offline()
-        return "course", f"The Hub did not answer; using {model} from the local Hugging Face cache."
-    if requested == "course":
-        raise LabsError(_course_unavailable(model, timeout))
-    banner = (
-        "*** OFFLINE: the Hugging Face Hub did not answer within "
-        f"{timeout:g} s and {model} is not cached, so this run uses the kit's\n"
-        "*** offline stand-in model and local data. Its outputs are NOT FLAN-T5's. "
-        "To use the real model, connect and re-run,\n"
-        "*** or set LABS_PROFILE=course to make a missing Hub an error; "
-        "LABS_PROFILE=offline hides this banner."
-    )
-    return "offline", banner
+    return resolve_profile(requested, model, float(env.get("LABS_HUB_TIMEOUT") or 3))
 
 
 def _pick_device(env: Mapping[str, str]) -> str:
@@ -233,13 +169,13 @@ def make_settings(env: Mapping[str, str] | None = None) -> Settings:
     from .device import pick_dtype
 
     env = os.environ if env is None else env
-    course_model = env.get("LABS_MODEL") or COURSE_MODEL
+    course_model = env.get("LABS_MODEL") or course.MODEL
     profile, note = _resolve_profile(env, course_model)
 
     standin: str | None = None
     if profile == "course":
         model = course_model
-        dataset = env.get("LABS_DATASET") or COURSE_DATASET
+        dataset = env.get("LABS_DATASET") or course.DATASET
     else:
         if env.get("LABS_MODEL"):
             model = env["LABS_MODEL"]
@@ -247,7 +183,6 @@ def make_settings(env: Mapping[str, str] | None = None) -> Settings:
             standin = _choice(env, "LABS_STANDIN", STANDINS, "pretrained")
             model = f"stand-in:{standin}"
         dataset = env.get("LABS_DATASET") or str(SAMPLE_DATA)
-        _go_offline()
 
     device = _pick_device(env)
     dtype = pick_dtype(device, env.get("LABS_DTYPE") or None)
@@ -280,22 +215,20 @@ def _go_offline() -> None:
     """Tell the Hugging Face libraries not to reach for the Hub (no 50-second retries)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-    try:
-        from huggingface_hub import constants
+    from huggingface_hub import constants
 
-        constants.HF_HUB_OFFLINE = True
-    except ImportError:  # pragma: no cover - huggingface_hub is a dependency
-        pass
+    constants.HF_HUB_OFFLINE = True
 
 
 @functools.lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The kit's settings, made once per process from the environment."""
-    return make_settings()
+    """The kit's settings, made once per process from the environment: call it at an entry point only.
 
-
-def print_run_card(settings: Settings | None = None) -> Settings:
-    """Print the run card (and the offline banner, if any); return the settings."""
-    settings = settings or get_settings()
-    print(settings.run_card())
+    Entry points (a notebook's first cell, ``make labs``, the training CLI) call this; everything
+    below them takes the settings, or the values it needs, as arguments. When the run uses the
+    model from the local cache or the stand-in, the Hugging Face libraries are told to stay offline.
+    """
+    settings = make_settings()
+    if settings.offline or settings.profile_note:  # offline, or the Hub did not answer
+        _go_offline()
     return settings

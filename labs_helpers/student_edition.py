@@ -36,7 +36,9 @@ def stub_source(source: str, where: str = "cell") -> str:
             inside = begin
             exercise = begin["exercise"]
             hint = HINTS.get(exercise, "see the exercise text above.")
-            out.append(f"{begin['indent']}raise NotImplementedError({f'Exercise {exercise}: your turn. Hint: {hint}'!r})")
+            out.append(
+                f"{begin['indent']}raise NotImplementedError({f'Exercise {exercise}: your turn. Hint: {hint}'!r})"
+            )
         elif _END.match(line):
             if not inside:
                 raise LabsError(f"{where}: '# END SOLUTION' without a '# BEGIN SOLUTION <exercise>' before it.")

@@ -14,88 +14,139 @@ overwritten) with checkpoints, ``final/`` (the model or the adapter, with the to
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from . import course
 from .errors import LabsError
-from .settings import SIZES
-from .training import LAB_FULL, LAB_LORA, MAX_INPUT_TOKENS
+
+if TYPE_CHECKING:
+    from .finetuning import TrainOutcome
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line's options (defaults: the settings and the lab's hyper-parameters)."""
-    parser = argparse.ArgumentParser(prog="python -m labs_helpers.train", description=__doc__.splitlines()[0],
-                                     epilog="Defaults not shown come from the kit's settings (LABS_* variables).")
+    parser = argparse.ArgumentParser(
+        prog="python -m labs_helpers.train",
+        description=__doc__.splitlines()[0],
+        epilog="Defaults not shown come from the kit's settings (LABS_* variables).",
+    )
     parser.add_argument("kind", choices=("full", "lora"), help="full fine-tuning or a LoRA adapter")
     parser.add_argument("--output-dir", help="run folder (default: a new <run dir>/train/<kind>-NNN)")
-    parser.add_argument("--resume", nargs="?", const="latest", metavar="CHECKPOINT",
-                        help="continue from a checkpoint-N folder or a run folder (its latest checkpoint); "
-                             "alone, the latest checkpoint in --output-dir")
+    parser.add_argument(
+        "--resume",
+        nargs="?",
+        const="latest",
+        metavar="CHECKPOINT",
+        help="continue from a checkpoint-N folder or a run folder (its latest checkpoint); "
+        "alone, the latest checkpoint in --output-dir",
+    )
     parser.add_argument("--model", help="model id or folder (default: LABS_MODEL / the profile's model)")
     parser.add_argument("--dataset", help="dataset id or folder (default: LABS_DATASET / the profile's data)")
     parser.add_argument("--steps", type=int, help="optimizer steps (LABS_TRAIN_STEPS)")
     parser.add_argument("--examples", type=int, help="training examples, a slice of train (LABS_TRAIN_EXAMPLES)")
     parser.add_argument("--eval-examples", type=int, help="validation examples (10 x LABS_N_EVAL)")
     parser.add_argument("--batch-size", type=int, help="batch size per device (LABS_BATCH_SIZE)")
-    parser.add_argument("--lr", type=float, help="learning rate (default: LABS_FULL_LR / LABS_LORA_LR; the lab's: "
-                                                 f"full {SIZES['course']['full_lr']:g}, lora {SIZES['course']['lora_lr']:g})")
-    parser.add_argument("--weight-decay", type=float, help=f"weight decay (lab: full {LAB_FULL['weight_decay']:g})")
-    parser.add_argument("--max-input-tokens", type=int, default=MAX_INPUT_TOKENS, help="prompt truncation length")
+    parser.add_argument(
+        "--lr",
+        type=float,
+        help="learning rate (default: LABS_FULL_LR / LABS_LORA_LR; the lab's: "
+        f"full {course.FULL_LEARNING_RATE:g}, lora {course.LORA_LEARNING_RATE:g})",
+    )
+    parser.add_argument("--weight-decay", type=float, help=f"weight decay (lab: full {course.FULL_WEIGHT_DECAY:g})")
+    parser.add_argument(
+        "--max-input-tokens", type=int, default=course.MAX_INPUT_TOKENS, help="prompt truncation length"
+    )
     parser.add_argument("--gradient-accumulation", type=int, default=1, help="batches per optimizer step")
     precision = parser.add_mutually_exclusive_group()
-    precision.add_argument("--bf16", dest="bf16", action="store_true", default=None,
-                           help="bf16 autocast (default: on where LABS_DTYPE is bfloat16, e.g. recent GPUs)")
+    precision.add_argument(
+        "--bf16",
+        dest="bf16",
+        action="store_true",
+        default=None,
+        help="bf16 autocast (default: on where LABS_DTYPE is bfloat16, e.g. recent GPUs)",
+    )
     precision.add_argument("--fp32", dest="bf16", action="store_false", help="full fp32 (deterministic on CPU)")
     lora = parser.add_argument_group("LoRA (kind lora)")
-    lora.add_argument("--r", type=int, default=LAB_LORA["r"], help="rank")
-    lora.add_argument("--alpha", type=int, default=LAB_LORA["lora_alpha"], help="lora_alpha")
-    lora.add_argument("--dropout", type=float, default=LAB_LORA["lora_dropout"], help="lora_dropout")
-    lora.add_argument("--target-modules", nargs="+", default=LAB_LORA["target_modules"], help="module names")
+    lora.add_argument("--r", type=int, default=course.LORA["r"], help="rank")
+    lora.add_argument("--alpha", type=int, default=course.LORA["lora_alpha"], help="lora_alpha")
+    lora.add_argument("--dropout", type=float, default=course.LORA["lora_dropout"], help="lora_dropout")
+    lora.add_argument("--target-modules", nargs="+", default=course.LORA["target_modules"], help="module names")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the options, train, save, print where everything is; exit status 2 on a LabsError."""
-    import dataclasses
-
-    from .data import load_dialogsum
-    from .settings import get_settings
-    from .training import finetune
-
     args = build_parser().parse_args(argv)
     try:
-        settings = get_settings()
-        if args.dataset:
-            settings = dataclasses.replace(settings, dataset=args.dataset)
-        resume = args.resume
-        if resume == "latest":
-            if not args.output_dir:
-                raise LabsError("--resume without a path needs --output-dir (the run to continue). "
-                                "Or pass the run or checkpoint folder: --resume runs/.../full-001")
-            resume = args.output_dir
-        dataset = load_dialogsum(settings.dataset)
-        outcome = finetune(
-            args.kind, settings, args.output_dir, model_name=args.model, dataset=dataset, steps=args.steps,
-            train_examples=args.examples, batch_size=args.batch_size, learning_rate=args.lr,
-            weight_decay=args.weight_decay, eval_examples=args.eval_examples, bf16=args.bf16, resume=resume,
-            max_input_tokens=args.max_input_tokens, gradient_accumulation_steps=args.gradient_accumulation,
-            lora=dict(r=args.r, lora_alpha=args.alpha, lora_dropout=args.dropout,
-                      target_modules=list(args.target_modules)) if args.kind == "lora" else None,
-        )
+        outcome = _train(args)
     except LabsError as error:
         print(f"labs_helpers.train: {error}", file=sys.stderr)
         return 2
     if outcome.trainer.is_world_process_zero():
-        outcome.history.to_csv(Path(outcome.output_dir) / "losses.csv")
-        last = outcome.history["train_loss"].dropna()
-        summary = {"kind": args.kind, "output_dir": str(outcome.output_dir), "final": str(outcome.final_dir),
-                   "steps": int(outcome.trainer.state.global_step),
-                   "first_loss": round(float(last.iloc[0]), 4) if len(last) else None,
-                   "last_loss": round(float(last.iloc[-1]), 4) if len(last) else None}
-        (Path(outcome.output_dir) / "train_summary.json").write_text(json.dumps(summary, indent=2))
-        print(json.dumps(summary, indent=2))
+        print(json.dumps(_write_summary(args.kind, outcome), indent=2))
     return 0
+
+
+def _train(args: argparse.Namespace) -> TrainOutcome:
+    """The settings (the entry point reads them), the options on top, then one ``finetune`` call."""
+    from .data import load_dialogsum
+    from .finetuning import FinetunePlan, finetune
+    from .models import resolve_model
+    from .settings import get_settings
+
+    settings = get_settings()
+    if args.dataset:
+        settings = dataclasses.replace(settings, dataset=args.dataset)
+    resume = args.resume
+    if resume == "latest":
+        if not args.output_dir:
+            raise LabsError(
+                "--resume without a path needs --output-dir (the run to continue). "
+                "Or pass the run or checkpoint folder: --resume runs/.../full-001"
+            )
+        resume = args.output_dir
+    dataset = load_dialogsum(settings.dataset)
+    lora = course.LORA | dict(
+        r=args.r, lora_alpha=args.alpha, lora_dropout=args.dropout, target_modules=list(args.target_modules)
+    )
+    plan = FinetunePlan.from_settings(
+        args.kind,
+        settings,
+        args.model or resolve_model(settings, dataset),
+        learning_rate=args.lr,
+        weight_decay=args.weight_decay,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        train_examples=args.examples,
+        eval_examples=args.eval_examples,
+        bf16=args.bf16,
+        max_input_tokens=args.max_input_tokens,
+        gradient_accumulation=args.gradient_accumulation,
+        lora=lora,
+    )
+    return finetune(
+        plan, dataset, output_dir=args.output_dir, runs_parent=Path(settings.run_dir) / "train", resume=resume
+    )
+
+
+def _write_summary(kind: str, outcome: TrainOutcome) -> dict:
+    """``losses.csv`` and ``train_summary.json`` in the run folder; returns the summary."""
+    outcome.history.to_csv(Path(outcome.output_dir) / "losses.csv")
+    losses = outcome.history["train_loss"].dropna()
+    summary = {
+        "kind": kind,
+        "output_dir": str(outcome.output_dir),
+        "final": str(outcome.final_dir),
+        "steps": int(outcome.trainer.state.global_step),
+        "first_loss": round(float(losses.iloc[0]), 4) if len(losses) else None,
+        "last_loss": round(float(losses.iloc[-1]), 4) if len(losses) else None,
+    }
+    (Path(outcome.output_dir) / "train_summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
 
 
 if __name__ == "__main__":

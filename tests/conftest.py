@@ -38,10 +38,16 @@ def sample():
 def settings(tmp_path_factory):
     """Offline settings with a private cache and run folder."""
     root = tmp_path_factory.mktemp("labs")
-    return make_settings({
-        "LABS_PROFILE": "offline", "LABS_STANDIN": "instant", "LABS_DATASET": str(dataset_dir()),
-        "LABS_CACHE": str(root / "cache"), "LABS_RUN_DIR": str(root / "run"), "LABS_DEVICE": "cpu",
-    })
+    return make_settings(
+        {
+            "LABS_PROFILE": "offline",
+            "LABS_STANDIN": "instant",
+            "LABS_DATASET": str(dataset_dir()),
+            "LABS_CACHE": str(root / "cache"),
+            "LABS_RUN_DIR": str(root / "run"),
+            "LABS_DEVICE": "cpu",
+        }
+    )
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import torch
 
 from labs_helpers import anatomy, plots
 from labs_helpers.errors import LabsError
-from labs_helpers.prompts import format_prompt
+from labs_helpers.prompting import format_prompt
 
 TEXT = "#Person1#: Could you help me carry these boxes upstairs?\n#Person2#: Sure, give me a minute."
 
@@ -21,8 +21,7 @@ def eager(standin_path):
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(standin_path)
-    model = AutoModelForSeq2SeqLM.from_pretrained(standin_path, dtype=torch.float32,
-                                                  attn_implementation="eager").eval()
+    model = AutoModelForSeq2SeqLM.from_pretrained(standin_path, dtype=torch.float32, attn_implementation="eager").eval()
     return model, tokenizer
 
 
@@ -48,8 +47,9 @@ def test_buckets_equal_t5s_own(bidirectional):
 
     distances = torch.arange(-300, 301)
     ours = anatomy.relative_position_bucket(distances, bidirectional, 32, 128)
-    theirs = T5Attention._relative_position_bucket(distances, bidirectional=bidirectional,
-                                                   num_buckets=32, max_distance=128)
+    theirs = T5Attention._relative_position_bucket(
+        distances, bidirectional=bidirectional, num_buckets=32, max_distance=128
+    )
     assert torch.equal(ours, theirs)
     assert ours.min() >= 0 and ours.max() <= 31
 
@@ -159,7 +159,7 @@ def test_word_vectors_same_input_different_context(eager):
     money = "#Person1#: I have to stop at the bank to deposit my salary."
     river = "#Person1#: Let's have our picnic on the bank of the river."
     positions = anatomy.word_token_positions(tokenizer, money, "bank")
-    assert positions and "bank" in tokenizer.decode(tokenizer(money).input_ids[positions[0]:positions[-1] + 1])
+    assert positions and "bank" in tokenizer.decode(tokenizer(money).input_ids[positions[0] : positions[-1] + 1])
     e1, c1 = anatomy.word_vectors(model, tokenizer, money, "bank")
     e2, c2 = anatomy.word_vectors(model, tokenizer, river, "bank")
     assert e1.shape == c1.shape == (model.config.d_model,)
@@ -174,8 +174,7 @@ def test_greedy_loop_equals_generate(eager, dataset, index):
     model, tokenizer = eager
     dialogue = sorted(set(dataset["test"]["dialogue"]), key=len)[index]
     inputs = tokenizer(format_prompt("instruction", dialogue), return_tensors="pt")
-    ids, steps = anatomy.greedy_decode(model, inputs.input_ids, max_new_tokens=12,
-                                       attention_mask=inputs.attention_mask)
+    ids, steps = anatomy.greedy_decode(model, inputs.input_ids, max_new_tokens=12, attention_mask=inputs.attention_mask)
     generated = model.generate(**inputs, do_sample=False, num_beams=1, max_new_tokens=12)
     assert torch.equal(ids, generated)
     assert ids[0, 0] == model.config.decoder_start_token_id and len(steps) == ids.shape[1] - 1

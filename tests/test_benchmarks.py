@@ -17,8 +17,18 @@ import pytest
 from labs_helpers.settings import KIT_ROOT
 
 RUNNER = KIT_ROOT / "benchmarks" / "run.py"
-ENTRY_KEYS = {"name", "section", "baseline", "baseline_value", "candidate", "candidate_value", "unit",
-              "higher_is_better", "speedup", "note"}
+ENTRY_KEYS = {
+    "name",
+    "section",
+    "baseline",
+    "baseline_value",
+    "candidate",
+    "candidate_value",
+    "unit",
+    "higher_is_better",
+    "speedup",
+    "note",
+}
 
 
 def load_runner():
@@ -33,10 +43,23 @@ def load_runner():
 def tiny_run(tmp_path_factory, settings, standin_path):
     out = tmp_path_factory.mktemp("bench")
     # The same settings as the session's stand-in (standin_path), so its tokenizer is reused, not rebuilt.
-    env = dict(os.environ, LABS_PROFILE="offline", LABS_STANDIN="instant", LABS_DATASET=settings.dataset,
-               LABS_CACHE=str(settings.cache_dir), LABS_SEED=str(settings.seed), TOKENIZERS_PARALLELISM="false")
-    proc = subprocess.run([sys.executable, str(RUNNER), "--tiny", "--out", str(out)], capture_output=True,
-                          text=True, env=env, cwd=KIT_ROOT, timeout=900)  # a safety net, not a timing check
+    env = dict(
+        os.environ,
+        LABS_PROFILE="offline",
+        LABS_STANDIN="instant",
+        LABS_DATASET=settings.dataset,
+        LABS_CACHE=str(settings.cache_dir),
+        LABS_SEED=str(settings.seed),
+        TOKENIZERS_PARALLELISM="false",
+    )
+    proc = subprocess.run(
+        [sys.executable, str(RUNNER), "--tiny", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=KIT_ROOT,
+        timeout=900,
+    )  # a safety net, not a timing check
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out, proc.stdout
 
@@ -47,9 +70,16 @@ def test_results_json_structure(tiny_run):
     assert {"cpu", "cores", "torch"} <= set(payload["machine"])
     assert payload["run"]["mode"] == "tiny"
     names = {r["name"] for r in payload["results"]}
-    assert {"matmul peak", "generation throughput", "evaluation of the test split", "training: full fine-tuning",
-            "training: LoRA r=32 q,v", "training step: bf16 autocast vs fp32",
-            "dynamic int8 quantization (Linear)", "grad mode: inference_mode vs no_grad"} <= names
+    assert {
+        "matmul peak",
+        "generation throughput",
+        "evaluation of the test split",
+        "training: full fine-tuning",
+        "training: LoRA r=32 q,v",
+        "training step: bf16 autocast vs fp32",
+        "dynamic int8 quantization (Linear)",
+        "grad mode: inference_mode vs no_grad",
+    } <= names
     for r in payload["results"]:
         assert ENTRY_KEYS <= set(r), r["name"]
         assert r["baseline_value"] > 0 and r["candidate_value"] > 0, r["name"]
@@ -86,8 +116,11 @@ def test_flop_count_matches_the_models_linear_layers():
     cfg, length = runner.TINY, 50
     attention = cfg["num_layers"] * 2 * 2 * length * length * cfg["num_heads"] * cfg["d_kv"]
     # Cross-attention keys and values: computed once per encoder token in every decoder layer.
-    cross_kv = sum(m.weight.numel() for name, m in model.decoder.named_modules()
-                   if isinstance(m, torch.nn.Linear) and "EncDecAttention" in name and name[-1] in "kv")
+    cross_kv = sum(
+        m.weight.numel()
+        for name, m in model.decoder.named_modules()
+        if isinstance(m, torch.nn.Linear) and "EncDecAttention" in name and name[-1] in "kv"
+    )
     assert runner.t5_flops(cfg, length, 0) == 2 * length * (encoder_linear + cross_kv) + attention
     # One decoder token: its Linear layers except cross-attention k/v (computed once per encoder
     # token), the LM head, and attention over itself and the encoder's tokens.
@@ -97,10 +130,17 @@ def test_flop_count_matches_the_models_linear_layers():
     per_token += layers * 2 * 2 * (1 + length) * hd
     assert runner.t5_flops(cfg, length, 1) - runner.t5_flops(cfg, length, 0) == per_token
 
+
 def test_flan_t5_base_shape():
     runner = load_runner()
     from transformers import T5Config
 
     config = T5Config(**runner.FLAN_T5_BASE)
-    assert (config.vocab_size, config.d_model, config.d_ff, config.num_layers, config.num_heads) == (32128, 768, 2048, 12, 12)
+    assert (config.vocab_size, config.d_model, config.d_ff, config.num_layers, config.num_heads) == (
+        32128,
+        768,
+        2048,
+        12,
+        12,
+    )
     assert config.is_gated_act  # (transformers 5 ties a new T5 anyway: build_model unties it, tested above)

@@ -2,10 +2,9 @@ import json
 
 import pandas as pd
 import pytest
+from conftest import SHARED
 
-from conftest import SHARED, dataset_dir
 from labs_helpers import LabsError, group_references, load_dialogsum
-from labs_helpers.settings import SAMPLE_DATA
 
 ROWS = [
     {"id": "train_0", "dialogue": "#Person1#: Hi.\n#Person2#: Hello.", "summary": "They greet.", "topic": "greeting"},
@@ -45,9 +44,22 @@ def test_extra_columns_are_dropped(tmp_path):
 
 def test_original_release_with_python_literals(tmp_path):
     # The authors' files hold Python-dict literals (single quotes), not strict JSON.
-    train = {"fname": "train_0", "dialogue": "#Person1#: It's late.\n#Person2#: Yes.", "summary": "It is late.", "topic": "time"}
-    test = {"fname": "test_0", "dialogue": "#Person1#: Rain?\n#Person2#: Yes.", "summary1": "It rains.",
-            "summary2": "Rain is coming.", "summary3": "Wet day.", "topic1": "weather", "topic2": "rain", "topic3": "weather"}
+    train = {
+        "fname": "train_0",
+        "dialogue": "#Person1#: It's late.\n#Person2#: Yes.",
+        "summary": "It is late.",
+        "topic": "time",
+    }
+    test = {
+        "fname": "test_0",
+        "dialogue": "#Person1#: Rain?\n#Person2#: Yes.",
+        "summary1": "It rains.",
+        "summary2": "Rain is coming.",
+        "summary3": "Wet day.",
+        "topic1": "weather",
+        "topic2": "rain",
+        "topic3": "weather",
+    }
     (tmp_path / "dialogsum.train.jsonl").write_text(repr(train) + "\n")
     (tmp_path / "dialogsum.dev.jsonl").write_text(repr(dict(train, fname="dev_0")) + "\n")
     (tmp_path / "dialogsum.test.jsonl").write_text(repr(test) + "\n")

@@ -2,7 +2,6 @@
 wrong answers specifically; the student edition has no solution left in it."""
 
 import re
-from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -11,6 +10,13 @@ import torch
 
 from labs_helpers import exercises
 from labs_helpers.anatomy import self_attention_by_hand, sinusoidal_encoding
+from labs_helpers.exercises import (
+    anatomy_checks,
+    decoding_checks,
+    finetuning_checks,
+    lora_checks,
+    prompting_checks,
+)
 from labs_helpers.settings import KIT_ROOT
 from labs_helpers.student_edition import SOLUTION_TAG, build, stub_source
 
@@ -34,17 +40,17 @@ def checks(model_and_tokenizer):
     model, tokenizer = model_and_tokenizer
     ids = tokenizer("The summary says who wants what.", return_tensors="pt").input_ids
     return {
-        "01.1": lambda ns: exercises.check_positional_encoding(ns["positional_encoding"]),
-        "01.2": lambda ns: exercises.check_attention_head(ns["head_attention"], model, ids, head=1),
-        "02.1": lambda ns: exercises.check_template(ns["my_template"], tokenizer, ["#Person1#: Hi."]),
-        "02.2": lambda ns: exercises.check_fit_shots(ns["fit_shots"]),
-        "03.1": lambda ns: exercises.check_top_p(ns["top_p_filter"]),
-        "03.2": lambda ns: exercises.check_temperature(ns["apply_temperature"]),
-        "03.3": lambda ns: exercises.check_distinct_n(ns["distinct_n"]),
-        "04.1": lambda ns: exercises.check_label_masking(ns["mask_padding"]),
-        "04.2": lambda ns: exercises.check_tokenize(ns["tokenize"], tokenizer),
-        "05.1": lambda ns: exercises.check_lora_count(ns["lora_trainable"], model),
-        "05.2": lambda ns: exercises.check_paired_bootstrap(ns["paired_bootstrap"]),
+        "01.1": lambda ns: anatomy_checks.check_positional_encoding(ns["positional_encoding"]),
+        "01.2": lambda ns: anatomy_checks.check_attention_head(ns["head_attention"], model, ids, head=1),
+        "02.1": lambda ns: prompting_checks.check_template(ns["my_template"], tokenizer, ["#Person1#: Hi."]),
+        "02.2": lambda ns: prompting_checks.check_fit_shots(ns["fit_shots"]),
+        "03.1": lambda ns: decoding_checks.check_top_p(ns["top_p_filter"]),
+        "03.2": lambda ns: decoding_checks.check_temperature(ns["apply_temperature"]),
+        "03.3": lambda ns: decoding_checks.check_distinct_n(ns["distinct_n"]),
+        "04.1": lambda ns: finetuning_checks.check_label_masking(ns["mask_padding"]),
+        "04.2": lambda ns: finetuning_checks.check_tokenize(ns["tokenize"], tokenizer),
+        "05.1": lambda ns: lora_checks.check_lora_count(ns["lora_trainable"], model),
+        "05.2": lambda ns: lora_checks.check_paired_bootstrap(ns["paired_bootstrap"]),
     }
 
 
@@ -77,7 +83,7 @@ def test_wrong_answers_get_specific_feedback(model_and_tokenizer):
         pe[:, 0::2], pe[:, 1::2] = pe[:, 1::2].copy(), pe[:, 0::2].copy()
         return pe
 
-    feedback = exercises.check_positional_encoding(swapped)
+    feedback = anatomy_checks.check_positional_encoding(swapped)
     assert not feedback and "swapped" in str(feedback) and "Hint:" in str(feedback)
 
     def lesson_wording(logits, top_p):  # keep tokens while cumulative probability <= p
@@ -85,28 +91,34 @@ def test_wrong_answers_get_specific_feedback(model_and_tokenizer):
         drop = torch.zeros_like(probs, dtype=torch.bool).scatter(-1, order, probs.cumsum(-1) > top_p)
         return logits.masked_fill(drop, float("-inf"))
 
-    assert "'<= p' wording" in str(exercises.check_top_p(lesson_wording))
-    assert "multiplied" in str(exercises.check_temperature(lambda logits, t: logits * t))
-    assert "end-of-sequence" in str(exercises.check_label_masking(lambda labels, pad: labels.masked_fill(labels <= 1, -100)))
-    assert "in place" in str(exercises.check_label_masking(lambda labels, pad: labels.masked_fill_(labels == pad, -100)))
-    assert "exactly one" in str(exercises.check_template("Summarize: {dialogue} {dialogue}"))
-    assert "across all texts" in str(exercises.check_distinct_n(lambda texts, n: 0.5))
-    assert "stopped too early" in str(exercises.check_fit_shots(lambda lengths, target, budget: [0] if lengths else []))
-    half = lambda m, r, targets: exercises.lora_reference(m, r, targets) // 2  # noqa: E731
-    assert "two matrices" in str(exercises.check_lora_count(half, model))
+    assert "'<= p' wording" in str(decoding_checks.check_top_p(lesson_wording))
+    assert "multiplied" in str(decoding_checks.check_temperature(lambda logits, t: logits * t))
+    assert "end-of-sequence" in str(
+        finetuning_checks.check_label_masking(lambda labels, pad: labels.masked_fill(labels <= 1, -100))
+    )
+    assert "in place" in str(
+        finetuning_checks.check_label_masking(lambda labels, pad: labels.masked_fill_(labels == pad, -100))
+    )
+    assert "exactly one" in str(prompting_checks.check_template("Summarize: {dialogue} {dialogue}"))
+    assert "across all texts" in str(decoding_checks.check_distinct_n(lambda texts, n: 0.5))
+    assert "stopped too early" in str(
+        prompting_checks.check_fit_shots(lambda lengths, target, budget: [0] if lengths else [])
+    )
+    half = lambda m, r, targets: lora_checks.lora_reference(m, r, targets) // 2  # noqa: E731
+    assert "two matrices" in str(lora_checks.check_lora_count(half, model))
     unpaired = lambda b, a: float(np.mean(np.random.default_rng(0).permutation(a) > np.asarray(b)))  # noqa: E731
-    assert not exercises.check_paired_bootstrap(unpaired)
+    assert not lora_checks.check_paired_bootstrap(unpaired)
 
     def scaled(model, input_ids, head):
         parts = self_attention_by_hand(model, input_ids)
         return (parts.scores[head] / parts.queries.shape[-1] ** 0.5 + parts.bias[head]).softmax(-1)
 
     ids = tokenizer("Who wants what?", return_tensors="pt").input_ids
-    assert "sqrt(d_kv)" in str(exercises.check_attention_head(scaled, model, ids, head=0))
+    assert "sqrt(d_kv)" in str(anatomy_checks.check_attention_head(scaled, model, ids, head=0))
 
 
 def test_learner_errors_become_feedback():
-    feedback = exercises.check_distinct_n(lambda texts, n: 1 / 0)
+    feedback = decoding_checks.check_distinct_n(lambda texts, n: 1 / 0)
     assert not feedback and "ZeroDivisionError" in str(feedback)
 
 
@@ -137,25 +149,35 @@ def test_stub_markers_are_validated():
 
 def test_student_edition_runs_up_to_the_first_unsolved_exercise(tmp_path, monkeypatch, settings):
     """What a student sees on opening the edition: every lesson cell runs, the first stub stops it."""
+    from conftest import dataset_dir
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
-    from conftest import dataset_dir
-
-    for name, value in {"LABS_PROFILE": "offline", "LABS_STANDIN": "instant", "LABS_DATASET": str(dataset_dir()),
-                        "LABS_CACHE": str(settings.cache_dir), "LABS_RUN_DIR": str(tmp_path / "run"),
-                        "MPLBACKEND": "agg", "TQDM_DISABLE": "1"}.items():
+    for name, value in {
+        "LABS_PROFILE": "offline",
+        "LABS_STANDIN": "instant",
+        "LABS_DATASET": str(dataset_dir()),
+        "LABS_CACHE": str(settings.cache_dir),
+        "LABS_RUN_DIR": str(tmp_path / "run"),
+        "MPLBACKEND": "agg",
+        "TQDM_DISABLE": "1",
+    }.items():
         monkeypatch.setenv(name, value)
     [path] = build(tmp_path / "student", [KIT_ROOT / "notebooks" / "01_transformer_anatomy.ipynb"])
     notebook = nbformat.read(path, as_version=4)
     first_stub = next(i for i, c in enumerate(notebook.cells) if "exercise" in c.metadata.get("tags", []))
-    client = NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    client = NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
     with pytest.raises(CellExecutionError, match="NotImplementedError") as info:
         client.execute()
     assert "Exercise 01.1: your turn. Hint:" in str(info.value)
     ran = [i for i, c in enumerate(notebook.cells) if c.cell_type == "code" and c.get("execution_count")]
     # The stub defines the function; the checker cell after it calls it and stops the notebook there.
     assert max(ran) == first_stub + 1
-    errors = [i for i, c in enumerate(notebook.cells[:first_stub + 1])
-              if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+    errors = [
+        i
+        for i, c in enumerate(notebook.cells[: first_stub + 1])
+        if any(o.get("output_type") == "error" for o in c.get("outputs", []))
+    ]
     assert errors == []

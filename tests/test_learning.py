@@ -17,9 +17,9 @@ import random
 import pytest
 import torch
 
-from labs_helpers.generation import generate
-from labs_helpers.prompts import format_prompt
-from labs_helpers.rouge import rouge
+from labs_helpers.generation import generate_batched
+from labs_helpers.metrics import rouge_scores
+from labs_helpers.prompting import format_prompt
 
 N_TRAIN, N_HELD_OUT, STEPS, BATCH, LR = 24, 16, 60, 8, 3e-3
 MAX_INPUT, MAX_TARGET, MAX_NEW = 512, 128, 48
@@ -30,16 +30,24 @@ def prompts(rows) -> list[str]:
 
 
 def rouge1(model, tokenizer, rows) -> float:
-    predictions = generate(model, tokenizer, prompts(rows), batch_size=16, max_new_tokens=MAX_NEW, progress=False)
-    return rouge(predictions, list(rows["summary"]))["rouge1"]
+    predictions = generate_batched(
+        model, tokenizer, prompts(rows), batch_size=16, max_new_tokens=MAX_NEW, progress=False
+    )
+    return rouge_scores(predictions, list(rows["summary"]))["rouge1"]
 
 
 def summary_loss(model, tokenizer, rows, shift: int = 0) -> float:
     """Mean token loss of each summary after the dialogue ``shift`` rows further on (0: its own)."""
     dialogues = list(rows["dialogue"])
     dialogues = dialogues[shift:] + dialogues[:shift]
-    batch = tokenizer([format_prompt("finetune", d) for d in dialogues], text_target=list(rows["summary"]),
-                      truncation=True, max_length=MAX_INPUT, padding=True, return_tensors="pt")
+    batch = tokenizer(
+        [format_prompt("finetune", d) for d in dialogues],
+        text_target=list(rows["summary"]),
+        truncation=True,
+        max_length=MAX_INPUT,
+        padding=True,
+        return_tensors="pt",
+    )
     batch["labels"][batch["labels"] == tokenizer.pad_token_id] = -100
     model.eval()
     with torch.inference_mode():
@@ -51,8 +59,10 @@ def fine_tune(model, tokenizer, rows, steps: int, seed: int = 0) -> None:
     from transformers import DataCollatorForSeq2Seq
 
     features = [
-        {**tokenizer(prompt, truncation=True, max_length=MAX_INPUT),
-         "labels": tokenizer(text_target=summary, truncation=True, max_length=MAX_TARGET).input_ids}
+        {
+            **tokenizer(prompt, truncation=True, max_length=MAX_INPUT),
+            "labels": tokenizer(text_target=summary, truncation=True, max_length=MAX_TARGET).input_ids,
+        }
         for prompt, summary in zip(prompts(rows), rows["summary"])
     ]
     collate = DataCollatorForSeq2Seq(tokenizer, model=model)  # pads labels with -100
@@ -84,8 +94,14 @@ def run(standin_path, dataset):
     held_out = dataset["validation"].select(range(min(N_HELD_OUT, len(dataset["validation"]))))
     before = rouge1(model, tokenizer, held_out)
     fine_tune(model, tokenizer, train, STEPS)
-    return dict(model=model, tokenizer=tokenizer, train=train, held_out=held_out, before=before,
-                after=rouge1(model, tokenizer, held_out))
+    return dict(
+        model=model,
+        tokenizer=tokenizer,
+        train=train,
+        held_out=held_out,
+        before=before,
+        after=rouge1(model, tokenizer, held_out),
+    )
 
 
 def test_fine_tuning_raises_rouge1_on_held_out_dialogues(run):

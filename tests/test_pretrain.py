@@ -6,22 +6,30 @@ import random
 import pytest
 import torch
 
-from labs_helpers import pretrain, standin
 from labs_helpers.errors import LabsError
 from labs_helpers.settings import make_settings
+from labs_helpers.standin import cache, pretrain, tasks
+from labs_helpers.standin.tokenizer import train_tokenizer
 
 TINY = pretrain.PretrainPlan(steps=4, batch_size=4, max_input_tokens=64, max_target_tokens=16, checkpoint_every=2)
 
 
 @pytest.fixture
 def tiny_settings(tmp_path):
-    return make_settings({"LABS_PROFILE": "offline", "LABS_STANDIN": "pretrained", "LABS_DEVICE": "cpu",
-                          "LABS_CACHE": str(tmp_path / "cache"), "LABS_RUN_DIR": str(tmp_path / "run")})
+    return make_settings(
+        {
+            "LABS_PROFILE": "offline",
+            "LABS_STANDIN": "pretrained",
+            "LABS_DEVICE": "cpu",
+            "LABS_CACHE": str(tmp_path / "cache"),
+            "LABS_RUN_DIR": str(tmp_path / "run"),
+        }
+    )
 
 
 @pytest.fixture(scope="module")
 def corpus(sample):
-    return pretrain.Corpus.from_dataset(sample)
+    return tasks.Corpus.from_dataset(sample)
 
 
 def _weights(folder):
@@ -31,10 +39,10 @@ def _weights(folder):
 def test_build_is_complete_and_loads_like_the_real_model(tiny_settings, sample):
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-    folder = pretrain.ensure_pretrained(tiny_settings, sample, plan=TINY, progress=False)
-    assert standin.is_complete(folder) and folder.parent == tiny_settings.cache_dir
+    folder = pretrain.ensure_pretrained(sample, tiny_settings.cache_dir, tiny_settings.seed, plan=TINY, progress=False)
+    assert cache.is_complete(folder) and folder.parent == tiny_settings.cache_dir
     assert not folder.with_name(folder.name + ".inprogress").exists()  # checkpoints are cleaned up
-    assert json.loads((folder / standin.COMPLETE_MARKER).read_text())["kind"] == "pretrained"
+    assert json.loads((folder / cache.COMPLETE_MARKER).read_text())["kind"] == "pretrained"
     card = (folder / "README.md").read_text()
     assert "never saw a summary" in card and "span_corruption" in card
     tokenizer = AutoTokenizer.from_pretrained(folder)
@@ -46,11 +54,11 @@ def test_build_is_complete_and_loads_like_the_real_model(tiny_settings, sample):
 
 
 def test_second_call_reuses_the_cache(tiny_settings, sample, monkeypatch):
-    folder = pretrain.ensure_pretrained(tiny_settings, sample, plan=TINY, progress=False)
-    stamp = (folder / standin.COMPLETE_MARKER).stat().st_mtime_ns
+    folder = pretrain.ensure_pretrained(sample, tiny_settings.cache_dir, tiny_settings.seed, plan=TINY, progress=False)
+    stamp = (folder / cache.COMPLETE_MARKER).stat().st_mtime_ns
     monkeypatch.setattr(pretrain, "_build_locked", lambda *a, **k: pytest.fail("rebuilt a cached stand-in"))
-    assert pretrain.ensure_pretrained(tiny_settings, sample, plan=TINY) == folder
-    assert (folder / standin.COMPLETE_MARKER).stat().st_mtime_ns == stamp
+    assert pretrain.ensure_pretrained(sample, tiny_settings.cache_dir, tiny_settings.seed, plan=TINY) == folder
+    assert (folder / cache.COMPLETE_MARKER).stat().st_mtime_ns == stamp
 
 
 def test_resolve_model_builds_the_pretrained_stand_in(tiny_settings, sample, monkeypatch):
@@ -58,7 +66,9 @@ def test_resolve_model_builds_the_pretrained_stand_in(tiny_settings, sample, mon
 
     monkeypatch.setattr(pretrain, "DEFAULT_PLAN", TINY)
     path = resolve_model(tiny_settings, sample)
-    assert path == str(pretrain.pretrained_folder(tiny_settings, sample)) and standin.is_complete(path)
+    assert path == str(
+        pretrain.pretrained_folder(tasks.Corpus.from_dataset(sample), tiny_settings.cache_dir, tiny_settings.seed)
+    ) and cache.is_complete(path)
 
 
 def test_same_seed_same_model_other_seed_other_model(tmp_path, corpus):
@@ -72,27 +82,27 @@ def test_same_seed_same_model_other_seed_other_model(tmp_path, corpus):
 def test_interrupted_build_resumes_from_its_checkpoint_to_the_same_model(tmp_path, corpus, monkeypatch):
     reference = pretrain.build_pretrained(corpus, tmp_path / "reference", seed=0, plan=TINY, progress=False)
     folder = tmp_path / "interrupted"
-    real_batch, seen = pretrain._BatchMaker.batch, []
+    real_batch, seen = tasks.BatchMaker.batch, []
 
     def interrupt_at_step_3(self, step):
         if step == 3:
             raise KeyboardInterrupt
         return real_batch(self, step)
 
-    monkeypatch.setattr(pretrain._BatchMaker, "batch", interrupt_at_step_3)
+    monkeypatch.setattr(tasks.BatchMaker, "batch", interrupt_at_step_3)
     with pytest.raises(KeyboardInterrupt):
         pretrain.build_pretrained(corpus, folder, seed=0, plan=TINY, progress=False)
-    assert not folder.exists() and not standin.is_complete(folder)  # nothing half-written to load
+    assert not folder.exists() and not cache.is_complete(folder)  # nothing half-written to load
     assert torch.load(folder.with_name("interrupted.inprogress") / "checkpoint.pt")["step"] == 2
 
     def record(self, step):
         seen.append(step)
         return real_batch(self, step)
 
-    monkeypatch.setattr(pretrain._BatchMaker, "batch", record)
+    monkeypatch.setattr(tasks.BatchMaker, "batch", record)
     pretrain.build_pretrained(corpus, folder, seed=0, plan=TINY, progress=False)
     assert seen == [2, 3]  # went on from the checkpoint
-    assert standin.is_complete(folder) and _weights(folder) == _weights(reference)
+    assert cache.is_complete(folder) and _weights(folder) == _weights(reference)
 
 
 def test_half_written_folder_and_unreadable_checkpoint_start_over(tmp_path, corpus):
@@ -103,13 +113,13 @@ def test_half_written_folder_and_unreadable_checkpoint_start_over(tmp_path, corp
     work.mkdir()
     (work / "checkpoint.pt").write_bytes(b"not a checkpoint")
     pretrain.build_pretrained(corpus, folder, seed=0, plan=TINY, progress=False)
-    assert standin.is_complete(folder)
+    assert cache.is_complete(folder)
     assert json.loads((folder / "config.json").read_text())["model_type"] == "t5"
 
 
 def test_cache_key_covers_data_seed_plan_and_ignores_summaries(corpus, sample):
     key = pretrain.pretrained_key(corpus, 0, TINY)
-    other_data = pretrain.Corpus(corpus.dialogues[1:], corpus.topics[1:])
+    other_data = tasks.Corpus(corpus.dialogues[1:], corpus.topics[1:])
     assert key != pretrain.pretrained_key(other_data, 0, TINY)
     assert key != pretrain.pretrained_key(corpus, 1, TINY)
     assert key != pretrain.pretrained_key(corpus, 0, pretrain.PretrainPlan(steps=5, batch_size=4))
@@ -120,7 +130,7 @@ def test_cache_key_covers_data_seed_plan_and_ignores_summaries(corpus, sample):
     assert key == pretrain.pretrained_key(corpus, 0, same)
     # The summaries are not training data: other summaries, same stand-in.
     relabelled = sample["train"].map(lambda row: {"summary": "something else entirely"})
-    assert pretrain.Corpus.from_dataset({"train": relabelled}) == corpus
+    assert tasks.Corpus.from_dataset({"train": relabelled}) == corpus
 
 
 def test_training_texts_hold_no_summary(corpus, sample):
@@ -131,9 +141,9 @@ def test_training_texts_hold_no_summary(corpus, sample):
 def test_span_corruption_hides_spans_behind_sentinels():
     ids = list(range(10, 110))
     sentinels = [-1, -2, -3, -4, -5, -6, -7, -8, -9, -10]
-    inputs, target = pretrain.span_corruption(ids, sentinels, random.Random(0), noise_density=0.15, mean_span_length=3)
+    inputs, target = tasks.span_corruption(ids, sentinels, random.Random(0), noise_density=0.15, mean_span_length=3)
     used = [t for t in inputs if t < 0]
-    assert used == sentinels[:len(used)] and [t for t in target if t < 0] == used
+    assert used == sentinels[: len(used)] and [t for t in target if t < 0] == used
     assert sum(t >= 0 for t in target) == 15  # 15% of the tokens are hidden ...
     spans, current = {}, None
     for t in target:  # ... and putting them back gives the original
@@ -145,8 +155,8 @@ def test_span_corruption_hides_spans_behind_sentinels():
 
 
 def test_batches_depend_only_on_the_step(corpus):
-    tokenizer = standin.train_tokenizer(corpus.texts())
-    maker = pretrain._BatchMaker(corpus, tokenizer, TINY, seed=0)
+    tokenizer = train_tokenizer(corpus.texts())
+    maker = tasks.BatchMaker(corpus, tokenizer, TINY, seed=0)
     first = maker.batch(3)
     maker.batch(0)
     again = maker.batch(3)
@@ -167,4 +177,4 @@ def test_bad_plans_and_empty_data_are_refused():
     with pytest.raises(ValueError, match="task_mix"):
         pretrain.PretrainPlan(task_mix=(("summaries", 1.0),))
     with pytest.raises(LabsError, match="no dialogues"):
-        pretrain.Corpus.from_dataset({"train": {"dialogue": [], "topic": []}})
+        tasks.Corpus.from_dataset({"train": {"dialogue": [], "topic": []}})

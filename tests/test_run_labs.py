@@ -2,8 +2,8 @@ import json
 
 import nbformat
 import pytest
-
 from conftest import dataset_dir
+
 from labs_helpers import hub, run_labs
 from labs_helpers.settings import get_settings
 
@@ -52,9 +52,11 @@ def test_course_profile_without_hub_fails_fast(env, tmp_path, capsys):
 
 
 def test_run_writes_notebooks_and_summary(env, tmp_path):
-    nb = notebook(tmp_path / "01_ok.ipynb",
-                  "import labs_helpers as labs\nimport pandas as pd",
-                  "labs.save_results('scores', pd.DataFrame({'rouge1': [0.25]}, index=['zero-shot']))")
+    nb = notebook(
+        tmp_path / "01_ok.ipynb",
+        "import labs_helpers as labs\nimport pandas as pd\nsettings = labs.get_settings()",
+        "labs.save_results('scores', pd.DataFrame({'rouge1': [0.25]}, index=['zero-shot']), settings)",
+    )
     assert run_labs.main([str(nb), "--runs", str(tmp_path / "runs")]) == 0
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert (run_dir / "01_ok.ipynb").is_file()
@@ -65,7 +67,11 @@ def test_run_writes_notebooks_and_summary(env, tmp_path):
 
 
 def test_failure_names_notebook_and_cell_and_keeps_earlier_work(env, tmp_path, capsys):
-    good = notebook(tmp_path / "01_good.ipynb", "import labs_helpers as labs", "labs.save_results('a', {'x': 1})")
+    good = notebook(
+        tmp_path / "01_good.ipynb",
+        "import labs_helpers as labs\nsettings = labs.get_settings()",
+        "labs.save_results('a', {'x': 1}, settings)",
+    )
     bad = notebook(tmp_path / "02_bad.ipynb", "x = 1", "raise ValueError('broken on purpose')")
     assert run_labs.main([str(good), str(bad), "--runs", str(tmp_path / "runs")]) == 1
     err = capsys.readouterr().err

@@ -46,7 +46,7 @@ def test_softmax_with_temperature_equals_temperature_warper():
 
 def test_temperature_limits():
     logits = np.array([2.0, 1.0, 0.0])
-    assert sampling.softmax(logits, 0.01)[0] == pytest.approx(1.0)   # cold: greedy
+    assert sampling.softmax(logits, 0.01)[0] == pytest.approx(1.0)  # cold: greedy
     np.testing.assert_allclose(sampling.softmax(logits, 1e4), 1 / 3, atol=1e-3)  # hot: uniform
     assert sampling.softmax(np.array([1000.0, 0.0]))[0] == 1.0  # no overflow
 
@@ -103,7 +103,9 @@ def test_top_p_ties_keep_as_many_as_transformers():
 def test_chain_equals_generate_order():
     for logits, top_k, top_p, _ in random_cases(200, seed=3):
         for t in (0.5, 1.3):
-            warpers = LogitsProcessorList([TemperatureLogitsWarper(t), TopKLogitsWarper(top_k), TopPLogitsWarper(top_p)])
+            warpers = LogitsProcessorList(
+                [TemperatureLogitsWarper(t), TopKLogitsWarper(top_k), TopPLogitsWarper(top_p)]
+            )
             theirs = warpers(None, logits.double()).softmax(-1).numpy()
             ours = sampling.next_token_probs(logits.numpy(), temperature=t, top_k=top_k, top_p=top_p)
             np.testing.assert_array_equal(ours > 0, theirs > 0)
@@ -128,10 +130,13 @@ def test_sample_matches_probabilities_and_never_draws_removed_tokens():
         sampling.sample(np.array([0.5, -0.1]))
 
 
-@pytest.mark.parametrize("bad, ours, theirs", [
-    (0.0, lambda v: sampling.softmax(np.zeros(3), v), lambda v: TemperatureLogitsWarper(v)),
-    (-1.0, lambda v: sampling.softmax(np.zeros(3), v), lambda v: TemperatureLogitsWarper(v)),
-])
+@pytest.mark.parametrize(
+    "bad, ours, theirs",
+    [
+        (0.0, lambda v: sampling.softmax(np.zeros(3), v), lambda v: TemperatureLogitsWarper(v)),
+        (-1.0, lambda v: sampling.softmax(np.zeros(3), v), lambda v: TemperatureLogitsWarper(v)),
+    ],
+)
 def test_bad_temperature_fails_like_transformers(bad, ours, theirs):
     with pytest.raises(ValueError, match="strictly positive float") as mine:
         ours(bad)
@@ -170,16 +175,6 @@ def test_bad_min_tokens_to_keep():
 def test_top_tokens():
     words, probs = sampling.toy_distribution()
     assert sampling.top_tokens(probs, words, n=2) == [("cake", 0.2), ("donut", 0.1)]
-
-
-def test_distinct_n_and_repeated_ngrams():
-    assert sampling.distinct_n(["a b c", "a b d"], 1) == pytest.approx(4 / 6)
-    assert sampling.distinct_n(["a b c", "a b d"], 2) == pytest.approx(3 / 4)
-    assert sampling.distinct_n(["one"], 2) == 0.0
-    assert sampling.repeated_ngrams("go go go go", 1) == pytest.approx(0.75)
-    assert sampling.repeated_ngrams("the cat sat on the mat", 2) == 0.0
-    with pytest.raises(ValueError, match="n=0"):
-        sampling.distinct_n(["x"], 0)
 
 
 def test_plots_draw(monkeypatch):

@@ -3,8 +3,10 @@ import time
 import pytest
 
 from labs_helpers import LabsError, hub
+from labs_helpers.course import DATASET as COURSE_DATASET
+from labs_helpers.course import MODEL as COURSE_MODEL
 from labs_helpers.device import pick_device, pick_dtype
-from labs_helpers.settings import COURSE_DATASET, COURSE_MODEL, SAMPLE_DATA, make_settings
+from labs_helpers.settings import SAMPLE_DATA, make_settings
 
 
 @pytest.fixture
@@ -36,8 +38,10 @@ def test_sizes_and_learning_rates_follow_the_model():
     pretrained = make_settings({"LABS_PROFILE": "offline"})
     instant = make_settings({"LABS_PROFILE": "offline", "LABS_STANDIN": "instant"})
     assert instant.n_eval < pretrained.n_eval and instant.train_steps < pretrained.train_steps
-    assert "1e-05 / 0.001" in make_settings({"LABS_PROFILE": "offline", "LABS_FULL_LR": "1e-5",
-                                               "LABS_LORA_LR": "0.001"}).run_card()
+    assert (
+        "1e-05 / 0.001"
+        in make_settings({"LABS_PROFILE": "offline", "LABS_FULL_LR": "1e-5", "LABS_LORA_LR": "0.001"}).run_card()
+    )
     assert course.standin is None and course.full_lr == instant.full_lr
     with pytest.raises(LabsError, match="LABS_FULL_LR='fast' is not a number"):
         make_settings({"LABS_PROFILE": "offline", "LABS_FULL_LR": "fast"})

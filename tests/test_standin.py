@@ -1,9 +1,11 @@
 import json
+from pathlib import Path
 
 import pytest
 import torch
 
-from labs_helpers import standin
+from labs_helpers.standin import cache, instant
+from labs_helpers.standin.tokenizer import VOCAB_SIZE
 
 
 def test_flan_t5_token_layout(model_and_tokenizer):
@@ -38,48 +40,48 @@ def test_generates_through_auto_classes(model_and_tokenizer):
 
 
 def test_build_is_deterministic_and_cached(tmp_path, dataset):
-    texts = standin.training_texts(dataset)[:400]
-    a = standin.build_instant(texts, tmp_path / "a", seed=3)
-    b = standin.build_instant(texts, tmp_path / "b", seed=3)
+    texts = instant.training_texts(dataset)[:400]
+    a = instant.build_instant(texts, tmp_path / "a", seed=3)
+    b = instant.build_instant(texts, tmp_path / "b", seed=3)
     for name in ("model.safetensors", "tokenizer.json"):
         assert (a / name).read_bytes() == (b / name).read_bytes()
-    assert standin.is_complete(a)
+    assert cache.is_complete(a)
 
 
 def test_cache_key_covers_data_and_seed():
-    key = standin.cache_key("instant", standin.fingerprint(["x"]), 1)
-    assert key != standin.cache_key("instant", standin.fingerprint(["y"]), 1)
-    assert key != standin.cache_key("instant", standin.fingerprint(["x"]), 2)
-    assert key != standin.cache_key("pretrained", standin.fingerprint(["x"]), 1)
+    key = cache.cache_key("instant", cache.fingerprint(["x"]), 1)
+    assert key != cache.cache_key("instant", cache.fingerprint(["y"]), 1)
+    assert key != cache.cache_key("instant", cache.fingerprint(["x"]), 2)
+    assert key != cache.cache_key("pretrained", cache.fingerprint(["x"]), 1)
 
 
 def test_half_written_folder_is_rebuilt_not_loaded(tmp_path, dataset):
     folder = tmp_path / "standin"
     folder.mkdir()
     (folder / "config.json").write_text("{ half written")  # an interrupted build, no marker
-    assert not standin.is_complete(folder)
-    standin.build_instant(standin.training_texts(dataset)[:200], folder, seed=0)
-    assert standin.is_complete(folder)
+    assert not cache.is_complete(folder)
+    instant.build_instant(instant.training_texts(dataset)[:200], folder, seed=0)
+    assert cache.is_complete(folder)
     assert json.loads((folder / "config.json").read_text())["model_type"] == "t5"
 
 
 def test_failed_build_leaves_no_partial_folder(tmp_path, monkeypatch):
-    def boom(texts, vocab_size=standin.VOCAB_SIZE):
+    def boom(texts, vocab_size=VOCAB_SIZE):
         raise RuntimeError("interrupted")
 
-    monkeypatch.setattr(standin, "train_tokenizer", boom)
+    monkeypatch.setattr(instant, "train_tokenizer", boom)
     with pytest.raises(RuntimeError):
-        standin.build_instant(["a b c"], tmp_path / "s", seed=0)
+        instant.build_instant(["a b c"], tmp_path / "s", seed=0)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_resolve_model_reuses_the_cache(settings, dataset, standin_path):
     from labs_helpers import resolve_model
 
-    marker = standin.COMPLETE_MARKER
-    stamp = (standin.Path(standin_path) / marker).stat().st_mtime_ns
+    marker = cache.COMPLETE_MARKER
+    stamp = (Path(standin_path) / marker).stat().st_mtime_ns
     assert resolve_model(settings, dataset) == standin_path
-    assert (standin.Path(standin_path) / marker).stat().st_mtime_ns == stamp
+    assert (Path(standin_path) / marker).stat().st_mtime_ns == stamp
 
 
 def test_a_given_model_id_is_passed_through():
@@ -87,4 +89,4 @@ def test_a_given_model_id_is_passed_through():
     from labs_helpers.settings import make_settings
 
     settings = make_settings({"LABS_PROFILE": "offline", "LABS_MODEL": "google/flan-t5-small"})
-    assert resolve_model(settings) == "google/flan-t5-small"
+    assert resolve_model(settings, None) == "google/flan-t5-small"

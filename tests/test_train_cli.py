@@ -13,9 +13,15 @@ TINY = ["--steps", "2", "--examples", "4", "--eval-examples", "2", "--batch-size
 @pytest.fixture
 def env(settings, standin_path, monkeypatch, tmp_path):
     """The kit's settings for the CLI: offline, the session's stand-in cache, a private run folder."""
-    for name, value in {"LABS_PROFILE": "offline", "LABS_STANDIN": "instant", "LABS_DATASET": settings.dataset,
-                        "LABS_CACHE": str(settings.cache_dir), "LABS_RUN_DIR": str(tmp_path / "runs"),
-                        "LABS_DEVICE": "cpu", "LABS_DTYPE": "float32"}.items():
+    for name, value in {
+        "LABS_PROFILE": "offline",
+        "LABS_STANDIN": "instant",
+        "LABS_DATASET": settings.dataset,
+        "LABS_CACHE": str(settings.cache_dir),
+        "LABS_RUN_DIR": str(tmp_path / "runs"),
+        "LABS_DEVICE": "cpu",
+        "LABS_DTYPE": "float32",
+    }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("LABS_MODEL", raising=False)
     get_settings.cache_clear()
@@ -43,13 +49,16 @@ def test_lora_from_the_command_line_in_a_fresh_run_folder(env):
     assert adapter["r"] == 4 and sorted(adapter["target_modules"]) == ["q", "v"]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["lora", "--r", "0"], "rank r must be"),
-    (["lora", "--target-modules", "query"], "no module named 'query'"),
-    (["full", "--resume", "{tmp}/not-a-run"], "is not a checkpoint"),
-    (["full", "--resume"], "needs --output-dir"),
-    (["full", "--output-dir", "{tmp}/file/out"], "Cannot write to"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["lora", "--r", "0"], "rank r must be"),
+        (["lora", "--target-modules", "query"], "no module named 'query'"),
+        (["full", "--resume", "{tmp}/not-a-run"], "is not a checkpoint"),
+        (["full", "--resume"], "needs --output-dir"),
+        (["full", "--output-dir", "{tmp}/file/out"], "Cannot write to"),
+    ],
+)
 def test_bad_input_gets_one_clear_message(env, capsys, args, message):
     (env / "file").write_text("x")
     assert main([a.format(tmp=env) for a in args] + TINY) == 2
@@ -59,8 +68,13 @@ def test_bad_input_gets_one_clear_message(env, capsys, args, message):
 
 
 def test_help_runs_as_a_module():
-    result = subprocess.run([sys.executable, "-m", "labs_helpers.train", "--help"], capture_output=True, text=True,
-                            cwd=KIT_ROOT, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "labs_helpers.train", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=KIT_ROOT,
+        timeout=120,
+    )
     assert result.returncode == 0 and "--resume" in result.stdout and "--target-modules" in result.stdout
 
 
@@ -72,6 +86,11 @@ def test_sagemaker_entry_point_translates_hyperparameters():
     spec = importlib.util.spec_from_file_location("sagemaker_train", KIT_ROOT / "tools" / "sagemaker_train.py")
     entry = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(entry)
-    assert entry.translate(["--kind", "lora", "--r", "16"], {"SM_MODEL_DIR": "/opt/ml/model"}) == \
-        ["lora", "--r", "16", "--output-dir", "/opt/ml/model/lora"]
+    assert entry.translate(["--kind", "lora", "--r", "16"], {"SM_MODEL_DIR": "/opt/ml/model"}) == [
+        "lora",
+        "--r",
+        "16",
+        "--output-dir",
+        "/opt/ml/model/lora",
+    ]
     assert entry.translate(["--steps", "5", "--output-dir", "x"], {}) == ["full", "--steps", "5", "--output-dir", "x"]

@@ -24,7 +24,7 @@ def translate(argv: list[str], environ: dict[str, str]) -> list[str]:
     if "--kind" in args:
         at = args.index("--kind")
         kind = args[at + 1]
-        del args[at:at + 2]
+        del args[at : at + 2]
     if "--output-dir" not in args and environ.get("SM_MODEL_DIR"):
         args += ["--output-dir", str(Path(environ["SM_MODEL_DIR"]) / kind)]
     return [kind, *args]

@@ -1,8 +1,8 @@
 """Prompt templates as named data, and zero-, one- and few-shot prompts built from them.
 
 ``make_prompt`` builds the course's prompts from rows of a split, counts their tokens and
-warns when a prompt is longer than the model's context window; with ``budget`` it keeps only
-the shots that fit. ``lab_rows`` maps the lab's row numbers onto a split too small to have them.
+warns when a prompt is longer than the model's context window; with ``budget`` it keeps the
+leading shots that fit (``fit_shots``). ``lab_rows`` maps the lab's row numbers onto a split too small to have them.
 """
 
 from __future__ import annotations
@@ -70,12 +70,23 @@ def _row(split: Any, index: int, role: str) -> dict:
     if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < n:
         raise LabsError(
             f"{role} index {index!r} is not a row of this split ({n} rows: use 0 to {n - 1}). "
-            "On a split smaller than the lab's, map the lab's rows with labs_helpers.prompts.lab_rows."
+            "On a split smaller than the lab's, map the lab's rows with labs_helpers.prompting.lab_rows."
         )
     row = split[index]
     if not str(row["dialogue"]).strip():
         raise LabsError(f"{role} row {index} has an empty dialogue: pick a row that has one.")
     return row
+
+
+def fit_shots(shot_lengths: Sequence[int], target_length: int, budget: int) -> list[int]:
+    """Indices of the leading shots that fit within ``budget`` tokens together with the target (exercise 02.2)."""
+    kept, total = [], target_length
+    for index, length in enumerate(shot_lengths):
+        total += length
+        if total > budget:  # a total exactly at the budget fits; the first shot over it ends the prompt
+            break
+        kept.append(index)
+    return kept
 
 
 def make_prompt(
@@ -90,12 +101,33 @@ def make_prompt(
 
     Without ``budget`` every shot is used and a ``PromptTooLongWarning`` says when the prompt is
     longer than ``tokenizer.model_max_length``. With ``budget`` (tokens), shots are taken in the
-    order given and any shot that would push the prompt over the budget is left out.
+    order given up to the first one that would push the prompt over the budget (``fit_shots``).
     """
     _check_template(template)
     if budget is not None and budget < 1:
         raise LabsError(f"budget={budget}: give the most tokens a prompt may have, e.g. 512, or leave it out.")
-    shots = list(shots)
+    dialogue, solved = _target_and_shots(split, list(shots), target)
+    limit = budget if budget is not None else tokenizer.model_max_length
+
+    def count(chosen: list[tuple[int, str, str]]) -> tuple[str, int]:
+        text = build_prompt(template, [(d, s) for _, d, s in chosen], dialogue)
+        return text, len(tokenizer(text).input_ids)
+
+    chosen = solved
+    if budget is not None:
+        # What each shot adds, measured on the real prompt: the sums telescope to exact prompt lengths.
+        totals = [count(solved[:k])[1] for k in range(len(solved) + 1)]
+        added = [b - a for a, b in zip(totals, totals[1:])]
+        chosen = [solved[i] for i in fit_shots(added, totals[0], budget)]
+    text, n_tokens = count(chosen)
+    prompt = Prompt(text=text, n_tokens=n_tokens, limit=limit, shots=tuple(i for i, _, _ in chosen), template=template)
+    if not prompt.fits:
+        _warn_too_long(prompt, budget is not None)
+    return prompt
+
+
+def _target_and_shots(split: Any, shots: list[int], target: int | str) -> tuple[str, list[tuple[int, str, str]]]:
+    """The target's dialogue and the (row, dialogue, summary) of each shot; no shot may be the target."""
     if isinstance(target, str):
         dialogue, target_name = target, "the target dialogue"
         if not dialogue.strip():
@@ -112,32 +144,23 @@ def make_prompt(
                 "three consecutive rows), or from the train split."
             )
         solved.append((index, row["dialogue"], row["summary"]))
+    return dialogue, solved
 
-    limit = budget if budget is not None else tokenizer.model_max_length
 
-    def count(chosen: list[tuple[int, str, str]]) -> tuple[str, int]:
-        text = build_prompt(template, [(d, s) for _, d, s in chosen], dialogue)
-        return text, len(tokenizer(text).input_ids)
-
-    if budget is None:
-        chosen = solved
-    else:
-        chosen = []
-        for shot in solved:
-            if count(chosen + [shot])[1] <= budget:
-                chosen.append(shot)
-    text, n_tokens = count(chosen)
-    prompt = Prompt(text=text, n_tokens=n_tokens, limit=limit, shots=tuple(i for i, _, _ in chosen), template=template)
-    if not prompt.fits:
-        source = "the budget" if budget is not None else "tokenizer.model_max_length"
-        fix = ("Use fewer or shorter shots, or pass budget= to keep only the shots that fit." if chosen else
-               "Even with no shots the dialogue alone is too long: the end of the dialogue will be lost.")
-        warnings.warn(
-            f"This prompt has {n_tokens} tokens, more than the {limit} the model takes ({source}). Truncated to "
-            f"{limit} tokens it loses its end: the dialogue to summarize. {fix}",
-            PromptTooLongWarning, stacklevel=2,
-        )
-    return prompt
+def _warn_too_long(prompt: Prompt, budgeted: bool) -> None:
+    """The ``PromptTooLongWarning`` for a prompt over its limit, with what to do about it."""
+    source = "the budget" if budgeted else "tokenizer.model_max_length"
+    fix = (
+        "Use fewer or shorter shots, or pass budget= to keep only the shots that fit."
+        if prompt.shots
+        else "Even with no shots the dialogue alone is too long: the end of the dialogue will be lost."
+    )
+    warnings.warn(
+        f"This prompt has {prompt.n_tokens} tokens, more than the {prompt.limit} the model takes ({source}). "
+        f"Truncated to {prompt.limit} tokens it loses its end: the dialogue to summarize. {fix}",
+        PromptTooLongWarning,
+        stacklevel=3,
+    )
 
 
 def lab_rows(split: Any, indices: Sequence[int], lab_rows_total: int = 1500) -> dict[int, int]:
@@ -150,7 +173,9 @@ def lab_rows(split: Any, indices: Sequence[int], lab_rows_total: int = 1500) -> 
         firsts.setdefault(dialogue, row)
     starts = list(firsts.values())
     if len(wanted) > len(starts):
-        raise LabsError(f"The split has {len(starts)} dialogues, fewer than the {len(wanted)} rows asked for: use a larger split.")
+        raise LabsError(
+            f"The split has {len(starts)} dialogues, fewer than the {len(wanted)} rows asked for: use a larger split."
+        )
     step = (len(starts) - 1) / max(len(wanted) - 1, 1)
     mapping = {i: starts[round(k * step)] for k, i in enumerate(wanted)}
     print(

@@ -4,14 +4,28 @@ import pytest
 from datasets import Dataset
 
 from labs_helpers import LabsError
-from labs_helpers.prompts import (
-    SHOT_END, TEMPLATES, Prompt, PromptTooLongWarning, build_prompt, format_prompt, lab_rows, make_prompt,
+from labs_helpers.prompting import (
+    SHOT_END,
+    TEMPLATES,
+    Prompt,
+    PromptTooLongWarning,
+    build_prompt,
+    format_prompt,
+    lab_rows,
+    make_prompt,
 )
 
-TOY = Dataset.from_dict({
-    "dialogue": ["#Person1#: Hi.\n#Person2#: Hello.", "#Person1#: Hi.\n#Person2#: Hello.", "#Person1#: Tea?\n#Person2#: Yes.", "  "],
-    "summary": ["They greet.", "Two people say hello.", "#Person2# wants tea.", "Nothing."],
-})
+TOY = Dataset.from_dict(
+    {
+        "dialogue": [
+            "#Person1#: Hi.\n#Person2#: Hello.",
+            "#Person1#: Hi.\n#Person2#: Hello.",
+            "#Person1#: Tea?\n#Person2#: Yes.",
+            "  ",
+        ],
+        "summary": ["They greet.", "Two people say hello.", "#Person2# wants tea.", "Nothing."],
+    }
+)
 
 
 def test_course_templates_word_for_word():
@@ -35,7 +49,9 @@ def test_make_prompt_counts_tokens_and_keeps_rows(model_and_tokenizer, dataset):
     lengths = [len(d) for d in train["dialogue"]]
     a, b, c = sorted(range(len(train)), key=lengths.__getitem__)[:3]  # short enough to fit
     prompt = make_prompt(tokenizer, train, [a, b], c, "instruction")
-    expected = build_prompt("instruction", [(train[i]["dialogue"], train[i]["summary"]) for i in (a, b)], train[c]["dialogue"])
+    expected = build_prompt(
+        "instruction", [(train[i]["dialogue"], train[i]["summary"]) for i in (a, b)], train[c]["dialogue"]
+    )
     assert isinstance(prompt, Prompt)
     assert prompt.text == expected
     assert prompt.n_tokens == len(tokenizer(expected).input_ids)
@@ -75,16 +91,25 @@ def test_target_alone_over_budget_still_warns(model_and_tokenizer):
     assert prompt.shots == ()
 
 
-@pytest.mark.parametrize("shots, target, template, budget, message", [
-    ([0], 99, "flan", None, r"Target index 99 is not a row of this split \(4 rows: use 0 to 3\)"),
-    ([-1], 2, "flan", None, r"Shot index -1 is not a row"),
-    ([0], 1, "flan", None, r"Shot row 0 is the same dialogue as the target \(row 1\)"),
-    ([2], "#Person1#: Tea?\n#Person2#: Yes.", "flan", None, r"Shot row 2 is the same dialogue as the target dialogue"),
-    ([3], 2, "flan", None, r"Shot row 3 has an empty dialogue"),
-    ([0], " ", "flan", None, r"The target dialogue is empty"),
-    ([0], 2, "nope", None, r"Unknown template 'nope': use one of 'instruction', 'flan', 'finetune'"),
-    ([0], 2, "flan", 0, r"budget=0"),
-])
+@pytest.mark.parametrize(
+    "shots, target, template, budget, message",
+    [
+        ([0], 99, "flan", None, r"Target index 99 is not a row of this split \(4 rows: use 0 to 3\)"),
+        ([-1], 2, "flan", None, r"Shot index -1 is not a row"),
+        ([0], 1, "flan", None, r"Shot row 0 is the same dialogue as the target \(row 1\)"),
+        (
+            [2],
+            "#Person1#: Tea?\n#Person2#: Yes.",
+            "flan",
+            None,
+            r"Shot row 2 is the same dialogue as the target dialogue",
+        ),
+        ([3], 2, "flan", None, r"Shot row 3 has an empty dialogue"),
+        ([0], " ", "flan", None, r"The target dialogue is empty"),
+        ([0], 2, "nope", None, r"Unknown template 'nope': use one of 'instruction', 'flan', 'finetune'"),
+        ([0], 2, "flan", 0, r"budget=0"),
+    ],
+)
 def test_bad_input_one_clear_error(model_and_tokenizer, shots, target, template, budget, message):
     _, tokenizer = model_and_tokenizer
     with pytest.raises(LabsError, match=message):

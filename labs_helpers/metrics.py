@@ -1,4 +1,6 @@
-"""ROUGE offline: the same numbers as ``evaluate.load("rouge", seed=...)``, on rouge-score.
+"""How generated summaries are scored: ROUGE (offline, as ``evaluate`` computes it) and diversity.
+
+ROUGE gives the same numbers as ``evaluate.load("rouge", seed=...)``, on rouge-score.
 
 ``evaluate.load("rouge")`` fetches its script from the Hub, so it fails offline. This module
 does what that script does: rouge-score's ``RougeScorer`` per example (``score_multi`` when
@@ -9,6 +11,7 @@ drawn from NumPy's global generator seeded with ``seed`` (and restored afterward
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from typing import Iterator, Sequence
 
@@ -19,6 +22,7 @@ ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 
 @contextmanager
 def _numpy_seed(seed: int) -> Iterator[None]:
+    """NumPy's global generator seeded with ``seed`` inside the block, restored after it."""
     state = np.random.get_state()
     np.random.seed(seed)
     try:
@@ -27,20 +31,28 @@ def _numpy_seed(seed: int) -> Iterator[None]:
         np.random.set_state(state)
 
 
-def _per_example(predictions: Sequence[str], references: Sequence, use_stemmer: bool, rouge_types: Sequence[str]):
+def per_example_scores(
+    predictions: Sequence[str], references: Sequence, use_stemmer: bool = True, rouge_types: Sequence[str] = ROUGE_TYPES
+) -> list[dict]:
+    """rouge-score's Score tuples per example (the best reference counts when there are several)."""
     from rouge_score import rouge_scorer
 
     if len(predictions) != len(references):
-        raise ValueError(f"{len(predictions)} predictions but {len(references)} references: give one reference (or list of references) per prediction.")
+        raise ValueError(
+            f"{len(predictions)} predictions but {len(references)} references: "
+            "give one reference (or list of references) per prediction."
+        )
     if not predictions:
         raise ValueError("No predictions to score: pass at least one prediction with its reference.")
     scorer = rouge_scorer.RougeScorer(rouge_types=list(rouge_types), use_stemmer=use_stemmer)
     multi = isinstance(references[0], (list, tuple))
-    return [scorer.score_multi(list(ref), pred) if multi else scorer.score(ref, pred)
-            for ref, pred in zip(references, predictions)]
+    return [
+        scorer.score_multi(list(ref), pred) if multi else scorer.score(ref, pred)
+        for ref, pred in zip(references, predictions)
+    ]
 
 
-def rouge(
+def rouge_scores(
     predictions: Sequence[str],
     references: Sequence[str] | Sequence[Sequence[str]],
     use_stemmer: bool = True,
@@ -49,7 +61,7 @@ def rouge(
     rouge_types: Sequence[str] = ROUGE_TYPES,
 ) -> dict[str, float] | dict[str, list[float]]:
     """ROUGE F-measures as ``evaluate``'s rouge gives them: bootstrap medians, or per example."""
-    scores = _per_example(predictions, references, use_stemmer, rouge_types)
+    scores = per_example_scores(predictions, references, use_stemmer, rouge_types)
     if not use_aggregator:
         return {key: [float(s[key].fmeasure) for s in scores] for key in rouge_types}
     return {key: mid for key, (low, mid, high) in rouge_ci(scores=scores, seed=seed).items()}
@@ -68,10 +80,35 @@ def rouge_ci(
     from rouge_score import scoring
 
     if scores is None:
-        scores = _per_example(predictions or [], references or [], use_stemmer, rouge_types)
+        scores = per_example_scores(predictions or [], references or [], use_stemmer, rouge_types)
     aggregator = scoring.BootstrapAggregator(confidence_interval=confidence)
     for score in scores:
         aggregator.add_scores(score)
     with _numpy_seed(seed):
         result = aggregator.aggregate()
     return {key: (float(v.low.fmeasure), float(v.mid.fmeasure), float(v.high.fmeasure)) for key, v in result.items()}
+
+
+# ---- diversity of generated texts -----------------------------------------------------------
+
+
+def words(text: str) -> list[str]:
+    """The lowercased words and punctuation marks of ``text``: what distinct-n and repetition count."""
+    return re.findall(r"\w+|[^\w\s]", text.lower())
+
+
+def distinct_n(texts: Sequence[str], n: int = 2) -> float:
+    """Distinct-n (Li et al., 2016): unique word n-grams / all word n-grams over ``texts`` (0 if none)."""
+    if n < 1:
+        raise ValueError(f"n={n}: distinct-n needs n >= 1 (1 for words, 2 for word pairs, ...).")
+    grams = [tuple(ws[i : i + n]) for ws in map(words, texts) for i in range(len(ws) - n + 1)]
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
+def repeated_ngrams(text: str, n: int = 3) -> float:
+    """The share of word n-grams in ``text`` that already occurred earlier in it (0 if none)."""
+    if n < 1:
+        raise ValueError(f"n={n}: use n >= 1.")
+    ws = words(text)
+    grams = [tuple(ws[i : i + n]) for i in range(len(ws) - n + 1)]
+    return 1 - len(set(grams)) / len(grams) if grams else 0.0

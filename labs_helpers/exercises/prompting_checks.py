@@ -1,0 +1,87 @@
+"""Exercises of notebook 02 (prompt engineering): a template, shots that fit a budget."""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from ..prompting import fit_shots
+from .feedback import Feedback, caller, failer
+
+HINTS = {
+    "02.1": "Keep exactly one {dialogue} placeholder and end with a cue for the summary, e.g. 'Summary:'.",
+    "02.2": "Walk through the shots in order and stop at the first one that would push the total over the budget.",
+}
+fail = failer(HINTS)
+call = caller(fail)
+
+
+def check_template(
+    template: str,
+    tokenizer=None,
+    dialogues: Sequence[str] = (),
+    max_tokens: int = 512,
+    scores: tuple[float, float] | None = None,
+) -> Feedback:
+    """Exercise 02.1: a prompt template that fits the context and (with a real model) beats zero-shot."""
+    ex = "02.1"
+    if not isinstance(template, str):
+        return fail(ex, f"the template should be a string, not {type(template).__name__}.")
+    count = template.count("{dialogue}")
+    if count != 1:
+        return fail(ex, f"the template has {count} '{{dialogue}}' placeholders; it needs exactly one.")
+    try:
+        template.format(dialogue="x")
+    except (KeyError, IndexError, ValueError) as error:
+        return fail(
+            ex, f"the template has other braces Python cannot fill ({error!r}); double them as '{{{{' and '}}}}'."
+        )
+    if tokenizer is not None and dialogues:
+        longest = max(len(tokenizer(template.format(dialogue=d)).input_ids) for d in dialogues)
+        if longest > max_tokens:
+            return fail(ex, f"the longest prompt is {longest} tokens, over the {max_tokens}-token context window.")
+    if scores is not None:
+        mine, baseline = scores
+        if mine <= baseline:
+            return fail(
+                ex,
+                f"ROUGE-1 {mine:.4f} does not beat the zero-shot baseline {baseline:.4f} yet.",
+                "Try FLAN-T5's own phrasing ('What was going on?') or name the speakers' roles.",
+            )
+        return Feedback(ex, True, f"ROUGE-1 {mine:.4f} beats zero-shot {baseline:.4f}.")
+    return Feedback(
+        ex,
+        True,
+        "The template is well formed and fits the context window (with a stand-in model the scores are not compared).",
+    )
+
+
+def check_fit_shots(function: Callable[[Sequence[int], int, int], Sequence[int]]) -> Feedback:
+    """Exercise 02.2: pick as many leading shots as fit a token budget."""
+    ex = "02.2"
+    cases = [
+        ([100, 100, 100], 150, 512),
+        ([300, 50], 300, 512),
+        ([10, 10], 600, 512),
+        ([], 20, 512),
+        ([200, 12, 100], 300, 512),
+        ([100, 100], 312, 512),
+    ]
+    for lengths, target, budget in cases:
+        got, problem = call(ex, function, list(lengths), target, budget)
+        if problem is not None:
+            return problem
+        want = fit_shots(lengths, target, budget)
+        if list(got) != want:
+            detail = f"shots of {lengths} tokens, target {target}, budget {budget}: expected {want}, got {list(got)}."
+            if target > budget and got:
+                return fail(ex, "the target alone is over the budget, so no shot fits. " + detail)
+            if len(got) > len(want):
+                return fail(
+                    ex,
+                    "you took a shot that does not fit; a total exactly at the budget fits, one over does not. "
+                    + detail,
+                )
+            if want and got and list(got) == want[: len(got)]:
+                return fail(ex, "you stopped too early (a total equal to the budget still fits). " + detail)
+            return fail(ex, "keep the shots in their order and stop at the first that does not fit. " + detail)
+    return Feedback(ex, True, "Every budget case is right.")

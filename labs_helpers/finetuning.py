@@ -1,0 +1,264 @@
+"""Fine-tuning FLAN-T5 on DialogSum (course Lab 2): the data path, the ``Trainer`` set-up, one call for both.
+
+Notebooks 04 and 05 show the library calls themselves (``TrainingArguments``, ``Trainer``,
+``LoraConfig``, ``PeftModel``); this module holds what they share with the command-line twin
+``python -m labs_helpers.train``: the lab's tokenize function, a ``FinetunePlan`` with the run's
+budgets, the ``TrainingArguments`` made from it, and the loss history.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from . import course
+from .errors import LabsError
+from .lora import add_lora
+from .prompting import format_prompt
+from .runs import FINAL, check_output_dir, find_checkpoint, new_run_folder
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from datasets import Dataset, DatasetDict
+    from transformers import (
+        DataCollatorForSeq2Seq,
+        PreTrainedModel,
+        PreTrainedTokenizerBase,
+        Trainer,
+        TrainingArguments,
+    )
+
+    from .settings import Settings
+
+KINDS = ("full", "lora")
+
+
+@dataclasses.dataclass(frozen=True)
+class FinetunePlan:
+    """One fine-tuning run: which model, how much data, how long, and the optimizer's settings."""
+
+    kind: str  # "full": every weight; "lora": a LoRA adapter
+    model: str  # what from_pretrained loads
+    learning_rate: float
+    steps: int
+    batch_size: int
+    eval_batch_size: int
+    train_examples: int
+    eval_examples: int
+    seed: int
+    device: str = "cpu"
+    bf16: bool = False  # autocast only: the weights stay fp32, so small updates are not lost
+    weight_decay: float = 0.0
+    gradient_accumulation: int = 1
+    max_input_tokens: int = course.MAX_INPUT_TOKENS
+    max_target_tokens: int = course.MAX_TARGET_TOKENS
+    lora: dict = dataclasses.field(default_factory=lambda: dict(course.LORA))
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise LabsError(f"Unknown kind {self.kind!r}: use 'full' (every weight) or 'lora' (a LoRA adapter).")
+
+    @classmethod
+    def from_settings(cls, kind: str, settings: Settings, model: str, **overrides: Any) -> FinetunePlan:
+        """The notebooks' plan: budgets and learning rates from ``settings``, the lab's weight decay."""
+        full = kind == "full"
+        values: dict[str, Any] = dict(
+            kind=kind,
+            model=model,
+            learning_rate=settings.full_lr if full else settings.lora_lr,
+            weight_decay=course.FULL_WEIGHT_DECAY if full else 0.0,
+            steps=settings.train_steps,
+            batch_size=settings.batch_size,
+            eval_batch_size=settings.eval_batch_size,
+            train_examples=settings.train_examples,
+            eval_examples=validation_budget(settings.n_eval),
+            seed=settings.seed,
+            device=settings.device,
+            bf16=settings.dtype == "bfloat16",
+        )
+        return cls(**(values | {k: v for k, v in overrides.items() if v is not None}))
+
+
+def validation_budget(n_eval: int) -> int:
+    """Validation examples scored during training: 10 per evaluated test dialogue (60 offline, 500 course)."""
+    return 10 * n_eval
+
+
+def tokenize_function(
+    tokenizer: PreTrainedTokenizerBase,
+    max_input_tokens: int = course.MAX_INPUT_TOKENS,
+    max_target_tokens: int = course.MAX_TARGET_TOKENS,
+) -> Callable[[dict], dict]:
+    """The lab's tokenize function for ``Dataset.map(batched=True)``, without padding (the collator pads)."""
+
+    def tokenize(batch: dict) -> dict:
+        prompts = [format_prompt("finetune", dialogue) for dialogue in batch["dialogue"]]
+        encoded = tokenizer(prompts, truncation=True, max_length=max_input_tokens)
+        encoded["labels"] = tokenizer(text_target=batch["summary"], truncation=True, max_length=max_target_tokens)[
+            "input_ids"
+        ]
+        return encoded
+
+    return tokenize
+
+
+def truncation_report(
+    split: Dataset,
+    tokenizer: PreTrainedTokenizerBase,
+    max_input_tokens: int = course.MAX_INPUT_TOKENS,
+    max_target_tokens: int = course.MAX_TARGET_TOKENS,
+) -> dict[str, int]:
+    """How many prompts and summaries of ``split`` are longer than the limits (and so get cut)."""
+    prompts = [format_prompt("finetune", d) for d in split["dialogue"]]
+    inputs = [len(ids) for ids in tokenizer(prompts)["input_ids"]]
+    targets = [len(ids) for ids in tokenizer(text_target=list(split["summary"]))["input_ids"]]
+    return {
+        "examples": len(inputs),
+        "inputs_truncated": sum(n > max_input_tokens for n in inputs),
+        "targets_truncated": sum(n > max_target_tokens for n in targets),
+        "longest_input": max(inputs, default=0),
+        "longest_target": max(targets, default=0),
+    }
+
+
+def prepare_data(
+    dataset: DatasetDict,
+    tokenizer: PreTrainedTokenizerBase,
+    train_examples: int,
+    eval_examples: int,
+    max_input_tokens: int = course.MAX_INPUT_TOKENS,
+    max_target_tokens: int = course.MAX_TARGET_TOKENS,
+) -> DatasetDict:
+    """Tokenized ``train`` (its first ``train_examples`` rows) and ``validation`` slices, no padding."""
+    from datasets import DatasetDict
+
+    if train_examples < 1 or eval_examples < 1:
+        raise LabsError(f"train_examples={train_examples}, eval_examples={eval_examples}: use 1 or more of each.")
+    parts = {
+        "train": dataset["train"].select(range(min(train_examples, len(dataset["train"])))),
+        "validation": dataset["validation"].select(range(min(eval_examples, len(dataset["validation"])))),
+    }
+    tokenize = tokenize_function(tokenizer, max_input_tokens, max_target_tokens)
+    return DatasetDict(
+        {name: part.map(tokenize, batched=True, remove_columns=part.column_names) for name, part in parts.items()}
+    )
+
+
+def make_collator(tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel) -> DataCollatorForSeq2Seq:
+    """Dynamic padding per batch; label padding is -100 so the loss ignores it."""
+    from transformers import DataCollatorForSeq2Seq
+
+    return DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100)
+
+
+def schedule(steps: int) -> dict[str, int]:
+    """How often to log, evaluate and save in a run of ``steps`` optimizer steps."""
+    return {"logging_steps": max(1, steps // 20), "eval_steps": max(1, steps // 4), "save_steps": max(1, steps // 2)}
+
+
+def training_arguments(output_dir: str | Path, plan: FinetunePlan) -> TrainingArguments:
+    """The kit's ``TrainingArguments`` for ``plan``: its budgets, seed, device and precision."""
+    from transformers import TrainingArguments
+
+    every = schedule(plan.steps)
+    return TrainingArguments(
+        output_dir=str(output_dir),
+        learning_rate=plan.learning_rate,
+        weight_decay=plan.weight_decay,
+        max_steps=plan.steps,
+        per_device_train_batch_size=plan.batch_size,
+        per_device_eval_batch_size=plan.eval_batch_size,
+        gradient_accumulation_steps=plan.gradient_accumulation,
+        eval_strategy="steps",
+        eval_steps=every["eval_steps"],
+        logging_steps=every["logging_steps"],
+        save_strategy="steps",
+        save_steps=every["save_steps"],
+        save_total_limit=2,
+        bf16=plan.bf16,
+        use_cpu=plan.device == "cpu",
+        dataloader_pin_memory=plan.device.startswith("cuda"),
+        seed=plan.seed,
+        data_seed=plan.seed,
+        report_to="none",
+    )
+
+
+def loss_history(trainer_or_state: Any) -> pd.DataFrame:
+    """Training and validation loss by step, from a ``Trainer`` or its ``state`` (a DataFrame)."""
+    import pandas as pd
+
+    state = getattr(trainer_or_state, "state", trainer_or_state)
+    rows: dict[int, dict[str, float]] = {}
+    for entry in state.log_history:
+        if "loss" in entry:
+            rows.setdefault(entry["step"], {})["train_loss"] = float(entry["loss"])
+        if "eval_loss" in entry:
+            rows.setdefault(entry["step"], {})["eval_loss"] = float(entry["eval_loss"])
+    frame = pd.DataFrame.from_dict(rows, orient="index", columns=["train_loss", "eval_loss"]).sort_index()
+    frame.index.name = "step"
+    return frame
+
+
+def loss_fell(history: pd.DataFrame, window: int = 3) -> bool:
+    """True when the mean of the last ``window`` training losses is below the mean of the first."""
+    losses = history["train_loss"].dropna().tolist()
+    if len(losses) < 2:
+        raise LabsError(f"Only {len(losses)} logged training loss(es): train for more steps to see a trend.")
+    window = min(window, len(losses) // 2)
+    return sum(losses[-window:]) / window < sum(losses[:window]) / window
+
+
+@dataclasses.dataclass
+class TrainOutcome:
+    """What ``finetune`` leaves behind."""
+
+    output_dir: Path
+    final_dir: Path
+    history: Any  # pandas DataFrame
+    trainer: Trainer
+
+
+def finetune(
+    plan: FinetunePlan,
+    dataset: DatasetDict,
+    output_dir: str | Path | None = None,
+    runs_parent: str | Path | None = None,
+    resume: str | Path | None = None,
+    callbacks: Sequence = (),
+) -> TrainOutcome:
+    """Train as notebooks 04/05 do and save ``final/``; a new ``<runs_parent>/<kind>-NNN`` unless ``output_dir``."""
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, Trainer, set_seed
+
+    checkpoint = find_checkpoint(resume) if resume is not None else None
+    set_seed(plan.seed)
+    tokenizer = AutoTokenizer.from_pretrained(plan.model)
+    model = AutoModelForSeq2SeqLM.from_pretrained(plan.model, dtype="float32")
+    if plan.kind == "lora":
+        model = add_lora(model, course.lora_config(**plan.lora))
+    # The folder comes last, so that bad options above leave no empty run behind.
+    if checkpoint is not None:
+        folder = check_output_dir(output_dir if output_dir is not None else Path(checkpoint).parent, resume=True)
+    elif output_dir is not None:
+        folder = check_output_dir(output_dir)
+    elif runs_parent is not None:
+        folder = new_run_folder(runs_parent, plan.kind)
+    else:
+        raise LabsError("finetune needs an output_dir or a runs_parent to create the run folder in.")
+    data = prepare_data(
+        dataset, tokenizer, plan.train_examples, plan.eval_examples, plan.max_input_tokens, plan.max_target_tokens
+    )
+    trainer = Trainer(
+        model=model,
+        args=training_arguments(folder, plan),
+        train_dataset=data["train"],
+        eval_dataset=data["validation"],
+        data_collator=make_collator(tokenizer, model),
+        processing_class=tokenizer,
+        callbacks=list(callbacks),
+    )
+    trainer.train(resume_from_checkpoint=checkpoint)
+    final = Path(folder) / FINAL
+    trainer.save_model(str(final))  # the main process writes: model (full) or adapter (LoRA) + tokenizer
+    return TrainOutcome(Path(folder), final, loss_history(trainer), trainer)

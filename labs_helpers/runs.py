@@ -1,0 +1,114 @@
+"""Run folders that are never overwritten, checkpoints to resume from, and a simulated interruption."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .errors import LabsError
+
+FINAL = "final"  # sub-folder of a run where the finished model (or adapter) is saved
+_WEIGHTS = (
+    "model.safetensors",
+    "pytorch_model.bin",
+    "adapter_model.safetensors",
+    "adapter_model.bin",
+    "model.safetensors.index.json",
+)
+
+
+def new_run_folder(parent: str | Path, name: str = "run") -> Path:
+    """Create and return ``parent/<name>-NNN``, the first number not taken: no run is ever overwritten."""
+    parent = Path(parent)
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        pattern = re.escape(name) + r"-(\d+)"
+        taken = [int(m.group(1)) for p in parent.iterdir() if (m := re.fullmatch(pattern, p.name))]
+        number = max(taken, default=0) + 1
+        while True:
+            folder = parent / f"{name}-{number:03d}"
+            try:
+                folder.mkdir()
+                return folder
+            except FileExistsError:  # another process took it first
+                number += 1
+    except PermissionError as error:
+        raise LabsError(
+            f"Cannot write to {parent} ({error.strerror}). Choose a folder you can write to "
+            "(--output-dir, or LABS_RUN_DIR for the notebooks)."
+        ) from error
+    except OSError as error:
+        raise LabsError(
+            f"Cannot create a run folder in {parent} ({error.strerror or error}). "
+            "Choose a folder you can write to (--output-dir, or LABS_RUN_DIR)."
+        ) from error
+
+
+def check_output_dir(folder: str | Path, resume: bool = False) -> Path:
+    """``folder`` if training may write there: writable, and empty unless resuming (never overwritten)."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise LabsError(f"{folder} is a file, not a folder. Choose another --output-dir.")
+    if folder.is_dir() and any(folder.iterdir()) and not resume:
+        raise LabsError(
+            f"{folder} already holds files (an earlier run?). The kit never overwrites a run: pass "
+            "--resume to continue it, or choose a new --output-dir (or leave it out for a fresh one)."
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as error:
+        raise LabsError(
+            f"Cannot write to {folder} ({error.strerror or error}). Choose a folder you can write to with --output-dir."
+        ) from error
+    return folder
+
+
+def is_checkpoint(folder: Path) -> bool:
+    """True when ``folder`` holds a Trainer checkpoint: its state and model or adapter weights."""
+    return (folder / "trainer_state.json").is_file() and any((folder / w).is_file() for w in _WEIGHTS)
+
+
+def find_checkpoint(path: str | Path) -> str:
+    """The checkpoint to resume from: ``path`` itself, or the latest ``checkpoint-N`` inside a run folder."""
+    path = Path(path)
+    if path.is_dir() and is_checkpoint(path):
+        return str(path)
+    found = []
+    if path.is_dir():
+        found = [p for p in path.glob("checkpoint-*") if p.name.split("-")[-1].isdigit() and is_checkpoint(p)]
+    if found:
+        return str(max(found, key=lambda p: int(p.name.split("-")[-1])))
+    raise LabsError(
+        f"{path} is not a checkpoint: expected a folder with trainer_state.json and model or adapter "
+        "weights (a checkpoint-N folder), or a run folder that holds checkpoint-N folders. "
+        "Point --resume at one of those, or leave --resume out to start afresh."
+    )
+
+
+def latest_final(parent: str | Path) -> Path | None:
+    """The ``final`` model folder of the newest finished run under ``parent``, or None."""
+    finals = [
+        p / FINAL
+        for p in Path(parent).glob("*-[0-9][0-9][0-9]")
+        if (p / FINAL / "config.json").is_file() or (p / FINAL / "adapter_config.json").is_file()
+    ]
+    return max(finals, key=lambda p: p.parent.name, default=None)
+
+
+class SimulatedInterruption(RuntimeError):
+    """Raised by ``interrupt_after`` to stop training as a crash or a lost machine would."""
+
+
+def interrupt_after(step: int):
+    """A ``TrainerCallback`` that stops training abruptly once the checkpoint of ``step`` is written."""
+    from transformers import TrainerCallback
+
+    class InterruptAfter(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            if state.global_step >= step:
+                raise SimulatedInterruption(f"training interrupted after the checkpoint of step {state.global_step}")
+
+    return InterruptAfter()

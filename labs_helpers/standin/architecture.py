@@ -1,0 +1,44 @@
+"""The stand-in's shape (FLAN-T5's layout in miniature) and its random initialisation."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from transformers import T5ForConditionalGeneration
+
+MODEL_CONFIG = dict(
+    d_model=128,
+    d_kv=32,
+    num_heads=4,
+    d_ff=256,
+    num_layers=2,
+    num_decoder_layers=2,
+    # tie_word_embeddings=False is how transformers 5 marks T5 v1.1 / FLAN-T5: no rescaling of the
+    # decoder output before the LM head (it ties the weights of a newly built T5 either way).
+    feed_forward_proj="gated-gelu",
+    tie_word_embeddings=False,
+    dropout_rate=0.1,
+    relative_attention_num_buckets=32,
+    relative_attention_max_distance=128,
+    layer_norm_epsilon=1e-6,
+    pad_token_id=0,
+    eos_token_id=1,
+    decoder_start_token_id=0,
+)
+
+
+def random_model(vocab_size: int, seed: int) -> T5ForConditionalGeneration:
+    """A randomly initialised T5 with the stand-in's shape, the same for the same seed."""
+    import torch
+    from transformers import GenerationConfig, T5Config, T5ForConditionalGeneration
+
+    torch.manual_seed(seed)
+    model = T5ForConditionalGeneration(T5Config(vocab_size=vocab_size, **MODEL_CONFIG))
+    with torch.no_grad():
+        # The embedding is also the LM head. T5 initialises it at std 1, so a new model's logits have
+        # std ~sqrt(d_model) and its loss starts near 80; scaled, it starts near log(vocab), and a
+        # short fine-tuning run (CI, the labs offline) learns words instead of undoing the scale.
+        model.shared.weight.mul_(model.config.d_model**-0.5)
+    model.generation_config = GenerationConfig(decoder_start_token_id=0, eos_token_id=1, pad_token_id=0)
+    return model

@@ -1,0 +1,71 @@
+"""What each stand-in is, in words: the README written into its folder, and the run card's note."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .architecture import MODEL_CONFIG
+
+if TYPE_CHECKING:
+    from .pretrain import PretrainPlan
+    from .tasks import Corpus
+
+# Printed on the run card under the settings table: one note per notebook says what the stand-in is.
+RUN_CARD_NOTES = {
+    "pretrained": "Offline stand-in: a 1.4M-parameter T5 pre-trained on this machine on DialogSum's training "
+    "dialogues and topics\n(gap-filling, topic questions, next turn), never on its summaries. "
+    "It is not FLAN-T5: expect toy-scale numbers.",
+    "instant": "Offline stand-in: FLAN-T5's layout in miniature, with random weights (for tests and CI): "
+    "its words are noise.",
+}
+
+
+def instant_card(n_texts: int, seed: int) -> str:
+    """The README.md of the instant stand-in's folder."""
+    return (
+        "# Offline stand-in (instant)\n\nA small T5 with FLAN-T5's layout and RANDOM weights, built by "
+        "labs_helpers for offline runs and tests. It is not FLAN-T5 and has learned nothing: its "
+        f"outputs are noise. Tokenizer trained on {n_texts} texts of the dataset in use; seed {seed}.\n"
+    )
+
+
+def pretrained_card(corpus: Corpus, seed: int, plan: PretrainPlan, steps: int, n_params: int) -> str:
+    """The README.md of the pre-trained stand-in's folder: what it is and what it was trained on."""
+    mix = ", ".join(f"{name} {weight:.0%}" for name, weight in plan.task_mix)
+    layers = f"{MODEL_CONFIG['num_layers']}+{MODEL_CONFIG['num_decoder_layers']}"
+    return f"""# Offline stand-in (pre-trained locally), not FLAN-T5
+
+A small T5 with FLAN-T5's layout (T5ForConditionalGeneration, gated-GELU, {layers} layers,
+d_model {MODEL_CONFIG["d_model"]}, about {n_params / 1e6:.1f}M parameters; FLAN-T5-base has 248M), built by
+`labs_helpers.standin` for runs without the Hugging Face Hub. Load it like the real model, with
+`AutoTokenizer` and `AutoModelForSeq2SeqLM`.
+
+## What it was trained on
+
+From scratch, for {steps} steps of {plan.batch_size} examples (seed {seed}), on the **dialogues and topics**
+of the train split of the dataset in use ({len(corpus.dialogues)} dialogues;
+data fingerprint `{corpus.fingerprint()[:16]}`).
+**It never saw a summary**: fine-tuning on the summaries is left to the labs, as with FLAN-T5.
+
+Task mix ({mix}):
+
+- `span_corruption`: T5's pre-training objective: about {plan.noise_density:.0%} of a dialogue's tokens, in spans of
+  about {plan.mean_span_length:g}, are replaced by sentinels `<extra_id_N>`; the target lists the missing spans.
+- `topic`: FLAN-T5's dialogue template ("What was going on?") and three paraphrases, answered with
+  the dialogue's topic (e.g. "get a check-up").
+- `next_turn`: the first turns of a dialogue and "What does #Person2# say next?" (or "Continue the
+  conversation."), answered with the next turn.
+
+The tokenizer (SentencePiece unigram, FLAN-T5's special tokens and 100 sentinels) was trained on
+the same dialogues, topics and templates. Inputs were cut to {plan.max_input_tokens} tokens,
+targets to {plan.max_target_tokens}.
+Initial weights: the instant stand-in's (same seed). AdamW, peak learning rate {plan.learning_rate:g},
+{plan.warmup_steps} warm-up steps then cosine decay, no dropout (nor in the saved config: at this size dropout only
+slows fine-tuning down).
+
+## What to expect
+
+Prompted to summarize, it answers with words about the dialogue (a topic, a line of dialogue),
+not a summary: its zero-shot ROUGE is low. Fine-tuning on the summaries raises it clearly. Its
+numbers are a toy model's, never FLAN-T5's.
+"""
