@@ -104,11 +104,12 @@ def decoder_inputs(model: Any, response_ids: torch.Tensor) -> torch.Tensor:
 
 def policy_forward(model: Any, value_head: torch.nn.Module | None, query_ids: torch.Tensor,
                    query_mask: torch.Tensor, response_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Per-token log-probs of ``response_ids`` under ``model`` and (with a value head) per-token values."""
+    """Per-token log-probs of ``response_ids`` under ``model`` and (with a value head) per-token values; no dropout."""
     device = next(model.parameters()).device
-    output = model(input_ids=query_ids.to(device), attention_mask=query_mask.to(device),
-                   decoder_input_ids=decoder_inputs(model, response_ids).to(device),
-                   output_hidden_states=value_head is not None, use_cache=False, return_dict=True)
+    with dropout_off(model):
+        output = model(input_ids=query_ids.to(device), attention_mask=query_mask.to(device),
+                       decoder_input_ids=decoder_inputs(model, response_ids).to(device),
+                       output_hidden_states=value_head is not None, use_cache=False, return_dict=True)
     logprobs = token_logprobs(output.logits, response_ids.to(device))
     values = value_head(output.decoder_hidden_states[-1]) if value_head is not None else None
     return logprobs, values
