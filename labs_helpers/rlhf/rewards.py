@@ -84,11 +84,16 @@ class ClassifierReward:
 
     def pipeline_output(self, texts: Sequence[str]) -> list[list[dict[str, Any]]]:
         """What ``pipeline("text-classification", top_k=None, function_to_apply="none")`` returns: sorted by score."""
-        rows = []
-        for logits in self.logits(texts).tolist():
-            entries = [{"label": self.id2label[i], "score": s} for i, s in enumerate(logits)]
-            rows.append(sorted(entries, key=lambda e: e["score"], reverse=True))
-        return rows
+        return pipeline_entries(self.logits(texts), self.id2label)
+
+
+def pipeline_entries(logits: Any, id2label: dict[int, str]) -> list[list[dict[str, Any]]]:
+    """Per row of ``logits``, ``{"label", "score"}`` entries sorted by score, highest first (as the pipeline)."""
+    rows = []
+    for row in torch.as_tensor(logits, dtype=torch.float32).tolist():
+        entries = [{"label": id2label[i], "score": score} for i, score in enumerate(row)]
+        rows.append(sorted(entries, key=lambda e: e["score"], reverse=True))
+    return rows
 
 
 def load_classifier_reward(name_or_path: str | Path = COURSE_REWARD_MODEL, **options: Any) -> ClassifierReward:
