@@ -8,8 +8,15 @@ from collections import Counter
 import pytest
 
 from labs_helpers.errors import LabsError
-from labs_helpers.rlhf import (OFFLINE_REWARD_NAME, ProfanityCheckReward, frequency_change, penalized_words,
-                               vocabulary_of, word_frequencies, words_of)
+from labs_helpers.rlhf import (
+    OFFLINE_REWARD_NAME,
+    ProfanityCheckReward,
+    frequency_change,
+    penalized_words,
+    vocabulary_of,
+    word_frequencies,
+    words_of,
+)
 
 CLEAN = "#Person1# tells Tommy that he didn't like the movie."
 RUDE = "#Person1# tells Tommy that the movie was terrible, dumb and stupid."
@@ -27,7 +34,7 @@ def test_offline_reward_says_what_it_is(offline):
 
 def test_reward_is_the_log_odds_of_not_offensive(offline):
     p_clean, p_rude = offline.probabilities([CLEAN, RUDE])
-    assert 0 < p_clean < 0.1 < 0.9 < p_rude < 1  # the lab's two examples, in the same order
+    assert 0 < p_clean < 0.1 and 0.9 < p_rude < 1  # the lab's two examples, in the same order
     assert offline.rewards([CLEAN, RUDE]) == pytest.approx([math.log((1 - p_clean) / p_clean),
                                                             math.log((1 - p_rude) / p_rude)])
     assert offline.toxicity([CLEAN, RUDE]) == pytest.approx([p_clean, p_rude])
@@ -45,18 +52,17 @@ def test_certain_predictions_are_clipped_to_a_finite_reward():
 
 def test_penalized_words_with_the_offline_model(offline):
     worst = penalized_words(offline, ["table", "summary", "stupid", "hello", "meeting"], top=2)
-    assert [w for w, _ in worst] == ["stupid", sorted(["table", "summary", "hello", "meeting"],
-                                                      key=lambda w: offline.rewards([w])[0])[0]]
+    runner_up = min(["table", "summary", "hello", "meeting"], key=lambda w: offline.rewards([w])[0])
+    assert [w for w, _ in worst] == ["stupid", runner_up]
 
 
 class WordWeights:
     """A hand-made reward model: minus the sum of fixed word penalties."""
 
     name = "test weights"
-    penalties = {"sick": 3.0, "dog": 1.0, "mom": 2.0}
-
     def rewards(self, texts):
-        return [-sum(self.penalties.get(w, 0.0) for w in words_of(t)) for t in texts]
+        penalties = {"sick": 3.0, "dog": 1.0, "mom": 2.0}
+        return [-sum(penalties.get(w, 0.0) for w in words_of(t)) for t in texts]
 
     def toxicity(self, texts):
         return [0.0 for _ in texts]

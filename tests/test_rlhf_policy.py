@@ -8,8 +8,18 @@ import pytest
 import torch
 
 from labs_helpers.errors import LabsError
-from labs_helpers.rlhf import (ValueHead, build_policy, check_adapter_folder, freeze_all_but_lora, load_policy,
-                               load_value_head, merge_adapter, save_policy, trainable_parameters, value_head_for)
+from labs_helpers.rlhf import (
+    ValueHead,
+    build_policy,
+    check_adapter_folder,
+    freeze_all_but_lora,
+    load_policy,
+    load_value_head,
+    merge_adapter,
+    save_policy,
+    trainable_parameters,
+    value_head_for,
+)
 from labs_helpers.rlhf.tiny import tiny_policy, tiny_t5
 
 VOCAB = 48

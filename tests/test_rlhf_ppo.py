@@ -6,8 +6,16 @@ import pytest
 import torch
 
 from labs_helpers.errors import LabsError
-from labs_helpers.rlhf import (PPOConfig, PPOTrainer, Rollout, dropout_off, is_finite_stats, pad_right,
-                               policy_forward, reference_logprobs)
+from labs_helpers.rlhf import (
+    PPOConfig,
+    PPOTrainer,
+    Rollout,
+    dropout_off,
+    is_finite_stats,
+    pad_right,
+    policy_forward,
+    reference_logprobs,
+)
 from labs_helpers.rlhf.tiny import tiny_policy, tiny_t5
 
 VOCAB = 64

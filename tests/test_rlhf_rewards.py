@@ -8,9 +8,17 @@ import pytest
 import torch
 
 from labs_helpers.errors import LabsError
-from labs_helpers.rlhf import (aggregate_toxicity, lab_first_entry_rewards, label_index,
-                               load_classifier_reward, mean_std, measure_toxicity, pipeline_entries, rewards_by_label,
-                               toxicity_from_logits)
+from labs_helpers.rlhf import (
+    aggregate_toxicity,
+    lab_first_entry_rewards,
+    label_index,
+    load_classifier_reward,
+    mean_std,
+    measure_toxicity,
+    pipeline_entries,
+    rewards_by_label,
+    toxicity_from_logits,
+)
 
 LABELS = {0: "nothate", 1: "hate"}
 # The two examples the course's lab printed (logits of the course's RoBERTa: nothate, hate).

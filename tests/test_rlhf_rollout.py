@@ -6,8 +6,17 @@ import pytest
 import torch
 
 from labs_helpers.errors import LabsError
-from labs_helpers.rlhf import (PPOConfig, PPOTrainer, ProfanityCheckReward, build_policy, decoder_inputs,
-                               encode_queries, pad_right, reference_logprobs, sample_responses)
+from labs_helpers.rlhf import (
+    PPOConfig,
+    PPOTrainer,
+    ProfanityCheckReward,
+    build_policy,
+    decoder_inputs,
+    encode_queries,
+    pad_right,
+    reference_logprobs,
+    sample_responses,
+)
 from labs_helpers.rlhf.tiny import tiny_lora_config, tiny_t5
 
 

@@ -11,15 +11,44 @@ Typical use (notebook 06)::
     rlhf.save_policy(folder, policy, trainer.value_head, tokenizer)
 """
 
-from .policy import (REFERENCES, ValueHead, build_policy, check_adapter_folder, check_seq2seq, freeze_all_but_lora,
-                     load_policy, load_value_head, merge_adapter, save_policy, trainable_parameters, value_head_for)
+from .policy import (
+                     REFERENCES,
+                     ValueHead,
+                     build_policy,
+                     check_adapter_folder,
+                     check_seq2seq,
+                     freeze_all_but_lora,
+                     load_policy,
+                     load_value_head,
+                     merge_adapter,
+                     save_policy,
+                     trainable_parameters,
+                     value_head_for,
+)
 from .ppo import PPOConfig, PPOTrainer, is_finite_stats
 from .reward_hacking import frequency_change, penalized_words, vocabulary_of, word_frequencies, words_of
-from .rewards import (COURSE_REWARD_MODEL, OFFLINE_REWARD_NAME, ClassifierReward, ProfanityCheckReward, RewardModel,
-                      lab_first_entry_rewards, label_index, load_classifier_reward, pipeline_entries,
-                      rewards_by_label)
-from .rollout import (Rollout, decoder_inputs, dropout_off, encode_queries, pad_right, policy_forward,
-                      reference_logprobs, sample_responses)
+from .rewards import (
+                     COURSE_REWARD_MODEL,
+                     OFFLINE_REWARD_NAME,
+                     ClassifierReward,
+                     ProfanityCheckReward,
+                     RewardModel,
+                     lab_first_entry_rewards,
+                     label_index,
+                     load_classifier_reward,
+                     pipeline_entries,
+                     rewards_by_label,
+)
+from .rollout import (
+                     Rollout,
+                     decoder_inputs,
+                     dropout_off,
+                     encode_queries,
+                     pad_right,
+                     policy_forward,
+                     reference_logprobs,
+                     sample_responses,
+)
 from .toxicity import aggregate_toxicity, mean_std, measure_toxicity, toxicity_from_logits
 
 __all__ = [

@@ -8,6 +8,10 @@ reference *is* depends on how the policy was built (``build_policy(..., referenc
   any adapter. This is what the course's trl really did (it ignored the reference model it was given).
 - ``"instruct"``: the Lab 2 adapter is merged into the weights and a fresh LoRA adapter with the
   same settings trains on top; the reference is the Lab 2 summarizer, as the lab's text describes.
+
+``save_policy`` writes the adapter, ``value_head.safetensors`` and ``ppo_policy.json`` (which records
+the reference). To load, pass ``load_policy`` the model the adapter was trained on: the raw model
+for ``"base"``, or ``merge_adapter(raw_model, lab2_adapter_folder)`` for ``"instruct"``.
 """
 
 from __future__ import annotations
@@ -162,11 +166,7 @@ def load_value_head(folder: str | Path) -> ValueHead:
 
 
 def load_policy(base_model: Any, folder: str | Path, trainable: bool = False) -> tuple[Any, ValueHead]:
-    """(peft model, value head) from a ``save_policy`` folder.
-
-    ``base_model`` is what the adapter was trained on: the raw model for ``reference="base"``, or
-    ``merge_adapter(raw_model, lab2_adapter_folder)`` for ``reference="instruct"`` (see ppo_policy.json).
-    """
+    """(peft model, value head) from a ``save_policy`` folder, on the base it was trained on (see module doc)."""
     from peft import PeftModel
 
     check_seq2seq(base_model)

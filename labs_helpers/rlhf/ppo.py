@@ -18,7 +18,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -179,7 +180,7 @@ def _statistics(batch: dict[str, torch.Tensor], scores: torch.Tensor, logs: list
     mask = batch["mask"]
     non_score = -kl_coef * batch["kl"]
 
-    def mean_of(key: str) -> float:
+    def mean_of(key: str) -> float:  # over the step's mini-batches
         return sum(log[key] for log in logs) / len(logs)
 
     return {

@@ -8,18 +8,13 @@ so the printed statistics mean the same thing as in the course's lab.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import torch
 
 from ..errors import LabsError
 
-if TYPE_CHECKING:
-    import torch
 
-
-def response_mask(responses: "torch.Tensor", eos_token_id: int) -> "torch.Tensor":
+def response_mask(responses: torch.Tensor, eos_token_id: int) -> torch.Tensor:
     """1.0 up to and including each row's first EOS (the whole row when it has none), 0.0 after it."""
-    import torch
-
     if responses.dim() != 2:
         raise LabsError(f"responses has shape {tuple(responses.shape)}: pass a 2-D [batch, length] tensor of ids.")
     is_eos = (responses == eos_token_id).long()
@@ -28,22 +23,20 @@ def response_mask(responses: "torch.Tensor", eos_token_id: int) -> "torch.Tensor
     return (eos_before == 0).to(torch.float32)
 
 
-def token_logprobs(logits: "torch.Tensor", tokens: "torch.Tensor") -> "torch.Tensor":
+def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
     """Log-probability of each token in ``tokens`` under ``logits`` ([batch, length, vocab])."""
-    import torch
-
     logp = torch.log_softmax(logits.float(), dim=-1)
     return torch.gather(logp, 2, tokens.unsqueeze(-1)).squeeze(-1)
 
 
-def masked_mean(values: "torch.Tensor", mask: "torch.Tensor", dim: int | None = None) -> "torch.Tensor":
+def masked_mean(values: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> torch.Tensor:
     """Mean of ``values`` where ``mask`` is 1 (over everything, or along ``dim``)."""
     if dim is None:
         return (values * mask).sum() / mask.sum()
     return (values * mask).sum(dim) / mask.sum(dim)
 
 
-def masked_var(values: "torch.Tensor", mask: "torch.Tensor") -> "torch.Tensor":
+def masked_var(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Unbiased variance of ``values`` where ``mask`` is 1 (Bessel-corrected, as trl)."""
     mean = masked_mean(values, mask)
     count = mask.sum()
@@ -53,20 +46,16 @@ def masked_var(values: "torch.Tensor", mask: "torch.Tensor") -> "torch.Tensor":
     return masked_mean((values - mean) ** 2, mask) * count / (count - 1)
 
 
-def masked_whiten(values: "torch.Tensor", mask: "torch.Tensor", shift_mean: bool = True) -> "torch.Tensor":
+def masked_whiten(values: torch.Tensor, mask: torch.Tensor, shift_mean: bool = True) -> torch.Tensor:
     """``values`` scaled to unit variance (and zero mean unless ``shift_mean=False``) over the mask."""
-    import torch
-
     mean, var = masked_mean(values, mask), masked_var(values, mask)
     whitened = (values - mean) * torch.rsqrt(var + 1e-8)
     return whitened if shift_mean else whitened + mean
 
 
-def kl_penalized_rewards(scores: "torch.Tensor", logprobs: "torch.Tensor", ref_logprobs: "torch.Tensor",
-                         mask: "torch.Tensor", kl_coef: float) -> tuple["torch.Tensor", "torch.Tensor"]:
+def kl_penalized_rewards(scores: torch.Tensor, logprobs: torch.Tensor, ref_logprobs: torch.Tensor,
+                         mask: torch.Tensor, kl_coef: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-token rewards ``-kl_coef * (logp - ref_logp)`` plus each score on the row's last token; and the KL."""
-    import torch
-
     kl = (logprobs - ref_logprobs) * mask
     rewards = -kl_coef * kl
     last = (mask.sum(dim=1).long() - 1).clamp(min=0)  # index of the last counted token of each row
@@ -75,11 +64,9 @@ def kl_penalized_rewards(scores: "torch.Tensor", logprobs: "torch.Tensor", ref_l
     return rewards, kl
 
 
-def gae(rewards: "torch.Tensor", values: "torch.Tensor", mask: "torch.Tensor", gamma: float = 1.0,
-        lam: float = 0.95) -> tuple["torch.Tensor", "torch.Tensor"]:
+def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float = 1.0,
+        lam: float = 0.95) -> tuple[torch.Tensor, torch.Tensor]:
     """Generalised advantage estimates and returns (advantages + values), zero after the mask."""
-    import torch
-
     values, rewards = values * mask, rewards * mask
     length = rewards.shape[1]
     advantages = torch.zeros_like(rewards)
@@ -93,11 +80,9 @@ def gae(rewards: "torch.Tensor", values: "torch.Tensor", mask: "torch.Tensor", g
     return advantages, (advantages + values) * mask
 
 
-def policy_loss(logprobs: "torch.Tensor", old_logprobs: "torch.Tensor", advantages: "torch.Tensor",
-                mask: "torch.Tensor", cliprange: float) -> tuple["torch.Tensor", "torch.Tensor"]:
+def policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor,
+                mask: torch.Tensor, cliprange: float) -> tuple[torch.Tensor, torch.Tensor]:
     """PPO's clipped surrogate loss and the share of tokens where the clip was active."""
-    import torch
-
     ratio = torch.exp(logprobs - old_logprobs)
     unclipped = -advantages * ratio
     clipped = -advantages * torch.clamp(ratio, 1.0 - cliprange, 1.0 + cliprange)
@@ -106,11 +91,9 @@ def policy_loss(logprobs: "torch.Tensor", old_logprobs: "torch.Tensor", advantag
     return loss, clipfrac
 
 
-def value_loss(values: "torch.Tensor", old_values: "torch.Tensor", returns: "torch.Tensor", mask: "torch.Tensor",
-               cliprange_value: float) -> tuple["torch.Tensor", "torch.Tensor"]:
+def value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor,
+               cliprange_value: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Half the clipped squared error of the value head, and the share of tokens where the clip was active."""
-    import torch
-
     clipped_values = torch.clamp(values, old_values - cliprange_value, old_values + cliprange_value)
     unclipped_loss = (values - returns) ** 2
     clipped_loss = (clipped_values - returns) ** 2

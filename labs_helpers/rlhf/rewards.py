@@ -15,8 +15,9 @@ transformers sorts by score: ``lab_first_entry_rewards`` reproduces that quirk, 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 import torch
 

@@ -8,7 +8,8 @@ deviation (numpy's, ddof 0) of the per-text values.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..errors import LabsError
 
