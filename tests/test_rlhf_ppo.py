@@ -16,6 +16,7 @@ from labs_helpers.rlhf import (
     policy_forward,
     reference_logprobs,
 )
+from labs_helpers.rlhf.ppo_math import response_mask
 from labs_helpers.rlhf.tiny import tiny_policy, tiny_t5
 
 VOCAB = 64
@@ -155,13 +156,36 @@ def test_a_non_finite_loss_raises_and_restores_the_trainable_weights():
     trainer = PPOTrainer(PPOConfig(**FAST, ppo_epochs=2), tiny_policy(VOCAB))
     rollout = trainer.generate(queries(8), max_new_tokens=4, min_new_tokens=2)
     trainer.step(rollout, torch.arange(8.0))  # a normal step first, so that LoRA weights are non-zero
-    before = [p.detach().clone() for p in trainer.model.parameters()]
-    with torch.no_grad():
-        trainer.value_head.summary.bias.fill_(float("inf"))
+    before = [p.detach().clone() for p in trainer.trainable_parameters()]
+    original, calls = trainer._minibatch_loss, []
+
+    def nan_on_third_call(*args):  # the loss turns NaN after two optimizer steps of this PPO step
+        losses = original(*args)
+        calls.append(1)
+        return losses | {"loss": losses["loss"] * float("nan")} if len(calls) == 3 else losses
+
+    trainer._minibatch_loss = nan_on_third_call
     with pytest.raises(LabsError, match="not finite"):
         trainer.step(rollout, torch.arange(8.0))
-    assert all(torch.equal(a, b) for a, b in zip(before, trainer.model.parameters()))
+    assert len(calls) == 3
+    assert all(torch.equal(a, b) for a, b in zip(before, trainer.trainable_parameters()))
     assert trainer.steps == 1
+    # Adam's moments are restored too: only the first step's 2 epochs x 2 mini-batches count
+    assert all(float(state["step"]) == 4 for state in trainer.optimizer.state.values())
+
+
+def test_log_probs_match_the_distribution_generate_samples_from():
+    torch.manual_seed(4)
+    model = tiny_policy(VOCAB).eval()
+    ids, mask = pad_right(queries(4), 0)
+    with torch.no_grad():
+        out = model.generate(input_ids=ids, attention_mask=mask, do_sample=True, top_k=0, top_p=1.0, max_new_tokens=6,
+                             return_dict_in_generate=True, output_scores=True, eos_token_id=1, pad_token_id=0)
+    responses = out.sequences[:, 1:]
+    sampled = torch.stack([torch.log_softmax(s, -1) for s in out.scores], 1).gather(2, responses.unsqueeze(-1))
+    logp, _ = policy_forward(model, None, ids, mask, responses)
+    counted = response_mask(responses, 1).bool()
+    assert torch.allclose(logp[counted], sampled.squeeze(-1)[counted], atol=1e-5)
 
 
 def mean_reward(trainer: PPOTrainer, prompts, banned: int, rounds: int = 3) -> float:

@@ -15,6 +15,7 @@ training, so the first PPO ratio is exactly 1; encoder inputs are padded on the 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import time
@@ -152,21 +153,27 @@ class PPOTrainer:
                 logs.append({k: float(v.detach()) for k, v in losses.items()})
         return logs
 
+    def trainable_parameters(self) -> list[torch.nn.Parameter]:
+        """What PPO updates: the policy's LoRA weights and the value head."""
+        return trainable_parameters(self.model, self.value_head)
+
     def step(self, rollout: Rollout, scores: Any) -> dict[str, float]:
         """One PPO step on a rollout and its scores; returns trl-style statistics (``objective/kl``, ...)."""
         started = time.perf_counter()
         scores = self._check_batch(rollout, scores)
-        params = trainable_parameters(self.model, self.value_head)
+        params = self.trainable_parameters()
         saved = [p.detach().clone() for p in params]
+        saved_optimizer = copy.deepcopy(self.optimizer.state_dict())
         kl_coef = self.kl_controller.value
         try:
             with dropout_off(self.model, self.value_head):
                 batch = self._score_batch(rollout, scores)
                 logs = self._optimize(rollout, batch)
         except LabsError:
-            with torch.no_grad():  # a failed step leaves the policy as it was
+            with torch.no_grad():  # a failed step leaves the policy (and Adam's moments) as they were
                 for param, before in zip(params, saved):
                     param.copy_(before)
+            self.optimizer.load_state_dict(saved_optimizer)
             raise
         mean_kl = float(batch["kl"].sum(dim=1).mean())
         self.kl_controller.update(mean_kl, self.config.batch_size)
