@@ -6,9 +6,16 @@ Typical use (notebook 06)::
     policy = rlhf.build_policy(base_model, lab2_adapter_folder, reference="base")
     trainer = rlhf.PPOTrainer(rlhf.PPOConfig(), policy, tokenizer)
     reward = rlhf.ProfanityCheckReward()          # offline; rlhf.load_classifier_reward() on the course profile
-    rollout = trainer.generate(queries, max_new_tokens=64)
+    rollout = trainer.generate(queries[:16], max_new_tokens=64)   # one step by hand ...
     stats = trainer.step(rollout, reward.rewards(rollout.texts))
+    history = rlhf.train_ppo(trainer, reward.rewards, queries, steps=10, max_new_tokens=64,
+                             on_step=rlhf.print_step)      # ... or the lab's loop in one call
     rlhf.save_policy(folder, policy, trainer.value_head, tokenizer)
+
+Modules: ``ppo_math`` (the formulas), ``rollout`` (sampling, log-probs), ``policy`` (LoRA policy,
+value head, KL reference, save/load), ``ppo`` (config, trainer), ``loop`` (the lab's loop),
+``rewards`` / ``toxicity`` / ``reward_hacking`` (reward models and what they measure), ``tiny``
+(a tiny random T5 for tests).
 """
 
 from .policy import (
@@ -25,6 +32,7 @@ from .policy import (
                      trainable_parameters,
                      value_head_for,
 )
+from .loop import PRINTED, draw_length, history_table, print_step, query_batches, train_ppo
 from .ppo import PPOConfig, PPOTrainer, is_finite_stats
 from .reward_hacking import frequency_change, penalized_words, vocabulary_of, word_frequencies, words_of
 from .rewards import (
@@ -52,6 +60,7 @@ from .rollout import (
 from .toxicity import aggregate_toxicity, mean_std, measure_toxicity, toxicity_from_logits
 
 __all__ = [
+    "PRINTED", "draw_length", "history_table", "print_step", "query_batches", "train_ppo",
     "COURSE_REWARD_MODEL", "OFFLINE_REWARD_NAME", "REFERENCES", "ClassifierReward", "PPOConfig", "PPOTrainer",
     "ProfanityCheckReward", "RewardModel", "Rollout", "ValueHead", "aggregate_toxicity", "build_policy",
     "check_adapter_folder", "check_seq2seq", "decoder_inputs", "dropout_off", "encode_queries", "freeze_all_but_lora",
