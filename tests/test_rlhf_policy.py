@@ -23,7 +23,8 @@ from labs_helpers.rlhf import (
 from labs_helpers.rlhf.tiny import tiny_policy, tiny_t5
 
 VOCAB = 48
-INPUTS = dict(input_ids=torch.tensor([[5, 9, 13, 1], [7, 8, 1, 0]]), attention_mask=torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]]),
+INPUTS = dict(input_ids=torch.tensor([[5, 9, 13, 1], [7, 8, 1, 0]]),
+              attention_mask=torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]]),
               decoder_input_ids=torch.tensor([[0, 4, 6], [0, 11, 1]]))
 
 
@@ -52,7 +53,7 @@ def test_value_head_has_d_model_plus_one_parameters():
     assert head(torch.zeros(2, 3, 32)).shape == (2, 3)
 
 
-def test_base_reference_keeps_training_the_lab2_adapter(lab2_adapter):
+def test_base_reference_keeps_training_the_lab2_adapter(lab2_adapter, tmp_path):
     folder, lab2_logits = lab2_adapter
     raw_logits = logits(tiny_t5(VOCAB, seed=0))
     policy = build_policy(tiny_t5(VOCAB, seed=0), folder, reference="base")
@@ -62,6 +63,8 @@ def test_base_reference_keeps_training_the_lab2_adapter(lab2_adapter):
     trainable = {n for n, p in policy.named_parameters() if p.requires_grad}
     assert trainable and all("lora_" in n for n in trainable)
     assert policy.labs_reference == "base"
+    card = json.loads((save_policy(tmp_path / "saved", policy, ValueHead(32)) / "ppo_policy.json").read_text())
+    assert card["reference"] == "base" and card["start_adapter"] == str(folder)
 
 
 def test_instruct_reference_merges_lab2_and_adds_a_fresh_adapter(lab2_adapter):

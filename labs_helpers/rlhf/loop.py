@@ -55,7 +55,8 @@ def train_ppo(trainer: PPOTrainer, reward_fn: Callable[[list[str]], Sequence[flo
             raise LabsError("The rollout has no texts to score: give PPOTrainer a tokenizer (tokenizer=...).")
         stats = trainer.step(rollout, list(reward_fn(rollout.texts)))
         if not is_finite_stats(stats):
-            raise LabsError(f"Step {step} produced non-finite statistics: lower the learning rate and check the reward.")
+            raise LabsError(f"Step {step} produced non-finite statistics: lower the learning rate and check "
+                            "the reward.")
         history.append({"step": float(step)} | stats)
         if on_step is not None:
             on_step(step, stats)

@@ -98,7 +98,8 @@ def build_policy(base_model: Any, adapter_folder: str | Path, reference: str = "
         settings = {k: v for k, v in saved.to_dict().items() if k in LoraConfig.__dataclass_fields__}
         settings.update(inference_mode=False)
         model = _fresh_lora(merge_adapter(base_model, folder), LoraConfig(**settings))
-    model.labs_reference = reference  # read by save_policy
+    model.labs_reference = reference  # read by save_policy, with the adapter it started from
+    model.labs_start_adapter = str(folder)
     freeze_all_but_lora(model)
     return model
 
@@ -126,8 +127,8 @@ def _write_policy(tmp: Path, model: Any, value_head: ValueHead, tokenizer: Any, 
     save_file(weights, str(tmp / VALUE_HEAD_WEIGHTS))
     if tokenizer is not None:
         tokenizer.save_pretrained(str(tmp))
-    card = {"d_model": value_head.summary.in_features,
-            "reference": getattr(model, "labs_reference", "unknown")} | extra
+    card = {"d_model": value_head.summary.in_features, "reference": getattr(model, "labs_reference", "unknown"),
+            "start_adapter": getattr(model, "labs_start_adapter", None)} | extra
     (tmp / POLICY_CARD).write_text(json.dumps(card, indent=2))
 
 
