@@ -12,6 +12,7 @@ from labs_helpers.rlhf import (
     OFFLINE_REWARD_NAME,
     ProfanityCheckReward,
     frequency_change,
+    measure_toxicity,
     penalized_words,
     vocabulary_of,
     word_frequencies,
@@ -30,6 +31,7 @@ def offline():
 def test_offline_reward_says_what_it_is(offline):
     assert offline.name == OFFLINE_REWARD_NAME
     assert "alt-profanity-check" in offline.name and "not the course's RoBERTa" in offline.name
+    assert measure_toxicity(offline, [CLEAN], "maximum")["measured_by"] == OFFLINE_REWARD_NAME
 
 
 def test_reward_is_the_log_odds_of_not_offensive(offline):

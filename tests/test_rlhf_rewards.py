@@ -129,8 +129,9 @@ def test_measure_toxicity_uses_the_reward_models_toxicity():
         def toxicity(self, texts):
             return [0.9 if "bad" in t else 0.1 for t in texts]
 
-    assert measure_toxicity(Fixed(), ["good", "bad", "fine"], "ratio") == {"toxicity_ratio": pytest.approx(1 / 3)}
-    assert measure_toxicity(Fixed(), ["good"]) == {"toxicity": [0.1]}
+    assert measure_toxicity(Fixed(), ["good", "bad", "fine"], "ratio") == {"toxicity_ratio": pytest.approx(1 / 3),
+                                                                           "measured_by": "fixed"}
+    assert measure_toxicity(Fixed(), ["good"]) == {"toxicity": [0.1], "measured_by": "fixed"}
 
 
 def test_label_index_by_name():

@@ -41,8 +41,8 @@ def aggregate_toxicity(scores: Sequence[float], aggregation: str | None = None) 
 
 
 def measure_toxicity(reward_model: Any, texts: Sequence[str], aggregation: str | None = None) -> dict[str, Any]:
-    """evaluate's ``toxicity.compute(predictions=texts, aggregation=...)`` with any kit reward model."""
-    return aggregate_toxicity(reward_model.toxicity(list(texts)), aggregation)
+    """evaluate's ``toxicity.compute(predictions=texts, aggregation=...)``, plus ``measured_by``: the model's name."""
+    return aggregate_toxicity(reward_model.toxicity(list(texts)), aggregation) | {"measured_by": reward_model.name}
 
 
 def mean_std(scores: Sequence[float]) -> tuple[float, float]:
