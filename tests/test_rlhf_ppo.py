@@ -98,14 +98,17 @@ def test_rollout_masks_after_the_first_eos_and_pads_queries_on_the_right():
 def test_kl_is_exactly_zero_before_the_first_update_and_positive_after():
     torch.manual_seed(0)
     trainer = PPOTrainer(PPOConfig(learning_rate=1e-2, batch_size=8, mini_batch_size=4), tiny_policy(VOCAB))
-    rollout = trainer.generate(queries(8), max_new_tokens=6)
+    prompts = queries(8)
+    rollout = trainer.generate(prompts, max_new_tokens=6, min_new_tokens=0)
     logp, _ = policy_forward(trainer.model, None, rollout.query_ids, rollout.query_mask, rollout.response_ids)
     ref = reference_logprobs(trainer.model, rollout.query_ids, rollout.query_mask, rollout.response_ids)
     assert torch.equal(logp, ref)  # LoRA's B starts at 0: the adapter changes nothing yet
     stats = trainer.step(rollout, torch.linspace(-1, 1, 8))
     assert stats["objective/kl"] == 0.0 and stats["ppo/policy/approxkl"] >= 0.0
     assert exact_kl(trainer.model, rollout) > 0.0
-    assert trainer.step(rollout, torch.linspace(-1, 1, 8))["objective/kl"] != 0.0
+    # Sampled from the updated policy (no min length, so no token is suppressed), the KL estimate is positive.
+    fresh = trainer.generate(prompts, max_new_tokens=6, min_new_tokens=0)
+    assert trainer.step(fresh, torch.linspace(-1, 1, 8))["objective/kl"] > 0.0
 
 
 def test_a_step_changes_only_lora_and_value_head_and_reports_statistics():

@@ -27,7 +27,8 @@ import torch
 from ..errors import LabsError
 from . import ppo_math as pm
 from .policy import ValueHead, check_seq2seq, trainable_parameters, value_head_for
-from .rollout import Rollout, dropout_off, encode_queries, policy_forward, reference_logprobs, sample_responses
+from .rollout import (Rollout, dropout_off, encode_queries, pad_right, policy_forward, reference_logprobs,
+                      sample_responses)
 
 
 @dataclasses.dataclass
@@ -95,8 +96,6 @@ class PPOTrainer:
                 raise LabsError("Text queries need a tokenizer: pass tokenizer= to PPOTrainer, or pass id tensors.")
             ids, mask = encode_queries(self.tokenizer, queries)  # type: ignore[arg-type]
         else:
-            from .rollout import pad_right
-
             ids, mask = pad_right(list(queries), int(self.model.config.pad_token_id))  # type: ignore[arg-type]
         return sample_responses(self.model, ids, mask, max_new_tokens, min_new_tokens, self.tokenizer)
 
