@@ -27,8 +27,15 @@ import torch
 from ..errors import LabsError
 from . import ppo_math as pm
 from .policy import ValueHead, check_seq2seq, trainable_parameters, value_head_for
-from .rollout import (Rollout, dropout_off, encode_queries, pad_right, policy_forward, reference_logprobs,
-                      sample_responses)
+from .rollout import (
+    Rollout,
+    dropout_off,
+    encode_queries,
+    pad_right,
+    policy_forward,
+    reference_logprobs,
+    sample_responses,
+)
 
 
 @dataclasses.dataclass
