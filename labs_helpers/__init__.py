@@ -6,7 +6,8 @@ rest of the kit takes them as arguments. Modules, by what they do:
 - run set-up: ``settings``, ``device``, ``hub``, ``environment``, ``models`` (which model to load);
 - data and prompts: ``data``, ``prompts``, ``course`` (the labs' own constants);
 - inside the model: ``anatomy``, ``sampling``; generating: ``generation``;
-- scoring: ``metrics`` (ROUGE, diversity), ``evaluation`` (models compared on test dialogues);
+- scoring: ``metrics`` (ROUGE, diversity), ``evaluation`` (models compared on test dialogues),
+  ``baselines`` (the constant summary and the checks that a summary reads its dialogue);
 - training: ``finetuning``, ``lora``, ``runs``, ``export``; figures: ``plots``, ``sampling_plots``;
 - the offline stand-in: ``standin``; exercises: ``exercises``; results: ``results``;
 - command lines: ``train``, ``run_labs``, ``student_edition``.
