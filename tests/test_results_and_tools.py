@@ -1,5 +1,5 @@
+import importlib.util
 import json
-import sys
 
 import nbformat
 import numpy as np
@@ -11,8 +11,16 @@ from labs_helpers.environment import Check, check_environment, check_packages, r
 from labs_helpers.results import load_results, save_results
 from labs_helpers.settings import KIT_ROOT
 
-sys.path.insert(0, str(KIT_ROOT / "tools"))
-import nbtool  # noqa: E402
+
+def _load_tool(name: str):
+    """A script from tools/ as a module, without putting tools/ on sys.path."""
+    spec = importlib.util.spec_from_file_location(name, KIT_ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+nbtool = _load_tool("nbtool")
 
 
 def test_save_results_plain_numbers(settings):
