@@ -506,11 +506,11 @@ class LabBrowser:
             return
         try:
             page.wait_for_function("([img, src]) => img.getAttribute('src') !== src && img.complete",
-                                   arg=[image.element_handle(), before_src], timeout=45_000)
+                                   arg=[image.element_handle(), before_src], timeout=30_000)
             page.wait_for_timeout(300)
         except Exception:
             result.problems.append(f"{where}: moving the temperature slider from {before_value} to {moved_value} "
-                                   "did not redraw the plot within 45 s (is the explorer's callback broken?)")
+                                   "did not redraw the plot within 30 s (is the explorer's callback broken?)")
             return
         after_png = image.screenshot(path=shots / f"cell{index:02d}_explorer_after.png")
         result.screenshots += [shots / f"cell{index:02d}_explorer_before.png",
