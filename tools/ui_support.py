@@ -208,7 +208,8 @@ class NotebookResult:
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     screenshots: list[Path] = field(default_factory=list)
-    seconds: float = 0.0
+    seconds: float = 0.0  # all of it: page, kernel, run, checks, screenshots
+    run_seconds: float = 0.0  # from Run All Cells to the kernel idle
     cells_run: int = 0
 
     @property
@@ -390,10 +391,13 @@ class LabBrowser:
             state = page.evaluate(_STATE_JS)
             if state and state["dialog"]:
                 dialog = page.locator(".jp-Dialog")
+                dialog_title = dialog.locator(".jp-Dialog-header").first.inner_text().strip()
                 select = dialog.locator("select")
                 if select.count():
                     select.first.select_option(label=KERNEL_DISPLAY)
                 dialog.locator("button.jp-mod-accept").first.click()
+                result.notes.append(f"{result.name}: answered JupyterLab's dialog "
+                                    f"({dialog_title}) with the kit's kernel")
             elif state and state["status"] == "idle":
                 break
             page.wait_for_timeout(500)
@@ -432,10 +436,12 @@ class LabBrowser:
             result.problems.append(f"{result.name}: still running after {timeout:.0f} s "
                                    f"({state['done']}/{state['code']} code cells done)")
         result.cells_run = state["done"]
+        result.run_seconds = time.monotonic() - started
 
     def _check_cells(self, cells: list[dict], notebook: dict, result: NotebookResult) -> None:
         figures = set(figure_cells(notebook))
         first_output = None
+        stopped_at, not_run = None, []  # Run All stops at the first error: one line for the cells after it
         for cell in cells:
             if cell["type"] != "code":
                 continue
@@ -454,7 +460,12 @@ class LabBrowser:
             if stderr:
                 result.notes.append(f"{where}: writes to stderr: {stderr[0][:120]!r}")
             if not cell["count"] and not errors:
-                result.problems.append(f"{where}: was not run (no execution count)")
+                if stopped_at is None:
+                    result.problems.append(f"{where}: was not run (no execution count)")
+                else:
+                    not_run.append(cell["index"])
+            if errors and stopped_at is None:
+                stopped_at = cell["index"]
             if cell["index"] in figures and not errors and cell["count"]:
                 good = [im for im in cell["images"] if im["complete"] and im["w"] >= MIN_FIGURE_PX[0]
                         and im["h"] >= MIN_FIGURE_PX[1] and im["ink"] >= MIN_INK]
@@ -463,6 +474,9 @@ class LabBrowser:
                     result.problems.append(f"{where}: is a figure cell but shows no figure of at least "
                                            f"{MIN_FIGURE_PX[0]}x{MIN_FIGURE_PX[1]} px"
                                            + (f" (images: {seen})" if seen else " (no image at all)"))
+        if not_run:
+            result.problems.append(f"{result.name}: cells {not_run[0]} to {not_run[-1]} were not run "
+                                   f"(Run All stops at the error in cell {stopped_at})")
         if first_output is None:
             result.problems.append(f"{result.name}: no cell has an output, so no run card")
         elif not first_output[1].lstrip().startswith("Run card"):
