@@ -62,3 +62,19 @@ def test_image_difference():
     assert ui.image_difference(png("white"), png("white")) == 0.0
     assert ui.image_difference(png("white"), png("black")) == 1.0
     assert ui.image_difference(png("white"), png("white", (41, 20))) == 1.0
+
+
+def test_missing_driver_is_installed_from_the_ui_extra_into_this_interpreter(monkeypatch, capsys):
+    import ui_test
+
+    calls = []
+    monkeypatch.setattr(ui_test.importlib.util, "find_spec", lambda name: None if name == "playwright" else object())
+    monkeypatch.setattr(ui_test.subprocess, "run", lambda args, **kw: calls.append(args) or
+                        type("Done", (), {"returncode": 0})())
+    ui_test.ensure_python_packages()
+    assert calls and calls[0][:4] == [sys.executable, "-m", "pip", "install"]
+    assert any(arg.startswith("playwright") for arg in calls[0])
+    assert "first run only" in capsys.readouterr().out
+    monkeypatch.setattr(ui_test.subprocess, "run", lambda args, **kw: type("Done", (), {"returncode": 1})())
+    with pytest.raises(ui.SetupError, match="could not install"):
+        ui_test.ensure_python_packages()
