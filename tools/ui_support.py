@@ -29,7 +29,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -318,7 +317,7 @@ class LabBrowser:
 
     # -- one notebook, start to end
 
-    def check_notebook(self, rel_path: str, label: str, timeout: float = 900) -> NotebookResult:
+    def check_notebook(self, rel_path: str, label: str, timeout: float = 1800) -> NotebookResult:
         """Open ``rel_path`` (under the server's root), run all cells, check what the learner sees."""
         started = time.monotonic()
         result = NotebookResult(label)
@@ -475,8 +474,8 @@ class LabBrowser:
                                            f"{MIN_FIGURE_PX[0]}x{MIN_FIGURE_PX[1]} px"
                                            + (f" (images: {seen})" if seen else " (no image at all)"))
         if not_run:
-            result.problems.append(f"{result.name}: cells {not_run[0]} to {not_run[-1]} were not run "
-                                   f"(Run All stops at the error in cell {stopped_at})")
+            which = f"cell {not_run[0]} was" if len(not_run) == 1 else f"cells {not_run[0]} to {not_run[-1]} were"
+            result.problems.append(f"{result.name}: {which} not run (Run All stops at the error in cell {stopped_at})")
         if first_output is None:
             result.problems.append(f"{result.name}: no cell has an output, so no run card")
         elif not first_output[1].lstrip().startswith("Run card"):

@@ -46,8 +46,10 @@ SELFCHECK = {
     "ui_selfcheck_figures.ipynb": (
         [
             'print("hello: this notebook does not start with the run card")',
-            "import matplotlib.pyplot as plt\n\nplt.figure(figsize=(1, 0.5))  # a figure with nothing drawn\nplt.show()",
-            "plt.plot([0, 1, 2], [2, 0, 1])\nplt.show()\nraise RuntimeError('figure cell broken on purpose after plt.show()')",
+            ("import matplotlib.pyplot as plt\n\n"
+             "plt.figure(figsize=(1, 0.5))  # a figure with nothing drawn\nplt.show()"),
+            ("plt.plot([0, 1, 2], [2, 0, 1])\nplt.show()\n"
+             "raise RuntimeError('figure cell broken on purpose after plt.show()')"),
             'print("not reached: Run All stops at the error")',
         ],
         [("cell 0 ", "not the run card"), ("cell 1 ", "no figure"),
@@ -56,10 +58,10 @@ SELFCHECK = {
     "ui_selfcheck_explorer.ipynb": (
         [
             "import labs_helpers as labs\n\nsettings = labs.print_run_card()",
-            "import numpy as np\nfrom labs_helpers import sampling, sampling_plots as splots\n\n"
-            "words, probs = sampling.toy_distribution()\nview = splots.explorer(words, np.log(probs))\n\n\n"
-            "def broken(*args, **kwargs):\n    raise RuntimeError('explorer callback broken on purpose')\n\n\n"
-            "splots._explorer_figure = broken  # the first picture is drawn, every redraw fails\nview",
+            ("import numpy as np\nfrom labs_helpers import sampling, sampling_plots as splots\n\n"
+             "words, probs = sampling.toy_distribution()\nview = splots.explorer(words, np.log(probs))\n\n\n"
+             "def broken(*args, **kwargs):\n    raise RuntimeError('explorer callback broken on purpose')\n\n\n"
+             "splots._explorer_figure = broken  # the first picture is drawn, every redraw fails\nview"),
         ],
         [("cell 1 ", "did not redraw the plot")],
     ),
@@ -124,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder of notebooks to check (default: the kit's notebooks/)")
     parser.add_argument("--selfcheck-only", action="store_true")
     parser.add_argument("--no-selfcheck", action="store_true")
-    parser.add_argument("--timeout", type=float, default=float(os.environ.get("LABS_UI_TIMEOUT", 900)),
-                        help="seconds a notebook may take to run (default 900)")
+    parser.add_argument("--timeout", type=float, default=float(os.environ.get("LABS_UI_TIMEOUT", "1800")),
+                        help="seconds a notebook may take to run (default 1800)")
     args = parser.parse_args(argv)
     started = time.monotonic()
     # A CI timeout sends SIGTERM: exit through the finally clauses, which stop the server and its kernels.
@@ -199,8 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     minutes = (time.monotonic() - started) / 60
     report = [f"ui-test, {time.strftime('%Y-%m-%d %H:%M:%S')}, {minutes:.1f} min, settings {settings}"]
     for r in results:
-        report.append(f"{r.name}: {'ok' if r.ok else 'FAILED'}, run {r.run_seconds:.0f} s of {r.seconds:.0f} s; screenshots: "
-                      + ", ".join(str(p.relative_to(OUT)) for p in r.screenshots))
+        report.append(f"{r.name}: {'ok' if r.ok else 'FAILED'}, run {r.run_seconds:.0f} s of {r.seconds:.0f} s; "
+                      "screenshots: " + ", ".join(str(p.relative_to(OUT)) for p in r.screenshots))
         report += [f"  - {p}" for p in r.problems] + [f"  note: {n}" for n in r.notes]
     report += [f"FAILED: {f}" for f in failures]
     (OUT / "report.txt").write_text("\n".join(report) + "\n")
