@@ -16,7 +16,7 @@ SHARED_DATASET := $(if $(SHARED_DATA),LABS_DATASET=$(abspath $(SHARED_DATA)))
 LOCAL_DATA := $(if $(LABS_DATASET),,$(SHARED_DATASET))
 TEST_ENV := $(QUIET) LABS_PROFILE=offline LABS_STANDIN=instant $(SHARED_DATASET)
 
-.PHONY: labs test lab student bench install clean-notebooks check-notebooks
+.PHONY: labs test ui-test lab student bench install clean-notebooks check-notebooks
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ test: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(TEST_ENV) $(PY) -m pytest -p no:cacheprovider tests notebooks \
 		--nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=600
+
+# JupyterLab in a real headless Chromium: every notebook opened, run and looked at (README, "Tests and CI").
+# The first run installs JupyterLab and Playwright (driver only) into .venv and, if missing, Debian's chromium.
+ui-test: $(VENV)/.installed
+	$(TEST_ENV) $(PY) tools/ui_test.py
 
 # The student edition: solutions replaced by stubs, written to build/student/.
 student: $(VENV)/.installed
