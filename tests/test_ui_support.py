@@ -69,8 +69,9 @@ def test_missing_driver_is_installed_from_the_ui_extra_into_this_interpreter(mon
 
     calls = []
     monkeypatch.setattr(ui_test.importlib.util, "find_spec", lambda name: None if name == "playwright" else object())
-    monkeypatch.setattr(ui_test.subprocess, "run", lambda args, **kw: calls.append(args) or
-                        type("Done", (), {"returncode": 0})())
+    monkeypatch.setattr(
+        ui_test.subprocess, "run", lambda args, **kw: calls.append(args) or type("Done", (), {"returncode": 0})()
+    )
     ui_test.ensure_python_packages()
     assert calls and calls[0][:4] == [sys.executable, "-m", "pip", "install"]
     assert any(arg.startswith("playwright") for arg in calls[0])

@@ -46,8 +46,7 @@ VIEWPORT = {"width": 1400, "height": 900}
 LAB_SETTINGS = {
     "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
-        "checkForUpdates": False, "fetchNews": "false"},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"checkForUpdates": False, "fetchNews": "false"},
 }
 
 
@@ -76,28 +75,34 @@ def ensure_chromium(say=print) -> str:
     if found:
         return found
     if os.environ.get("LABS_UI_CHROMIUM"):
-        raise SetupError(f"LABS_UI_CHROMIUM={os.environ['LABS_UI_CHROMIUM']} is not a Chromium binary, "
-                         "so the UI test cannot start a browser.")
+        raise SetupError(
+            f"LABS_UI_CHROMIUM={os.environ['LABS_UI_CHROMIUM']} is not a Chromium binary, "
+            "so the UI test cannot start a browser."
+        )
     apt = os.environ.get("LABS_UI_APT_GET", "apt-get")  # overridable so the failure path can be tested
     root = hasattr(os, "geteuid") and os.geteuid() == 0
     sudo = [] if root else (["sudo", "-n"] if shutil.which("sudo") else None)
     if sudo is None or not shutil.which(apt):
-        raise SetupError("Chromium is not installed and cannot be installed here (no apt-get as root): "
-                         "install Debian's chromium package, or set LABS_UI_CHROMIUM to a Chromium binary.")
+        raise SetupError(
+            "Chromium is not installed and cannot be installed here (no apt-get as root): "
+            "install Debian's chromium package, or set LABS_UI_CHROMIUM to a Chromium binary."
+        )
     say("ui-test set-up: Chromium is missing; installing Debian's chromium package with apt-get (first run only)")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     for args in (["update"], ["install", "-y", "--no-install-recommends", "chromium", "fonts-dejavu-core"]):
-        done = subprocess.run(sudo + [apt, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True)
+        done = subprocess.run(sudo + [apt, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if done.returncode != 0:
             tail = done.stdout.strip().splitlines()[-1:] or ["(no output)"]
-            raise SetupError(f"Chromium could not be installed: `{apt} {' '.join(args)}` failed "
-                             f"({tail[0].strip()}); install Debian's chromium package, "
-                             "or set LABS_UI_CHROMIUM to a Chromium binary.")
+            raise SetupError(
+                f"Chromium could not be installed: `{apt} {' '.join(args)}` failed "
+                f"({tail[0].strip()}); install Debian's chromium package, "
+                "or set LABS_UI_CHROMIUM to a Chromium binary."
+            )
     found = find_chromium()
     if not found:
-        raise SetupError("apt-get installed chromium but no Chromium binary was found afterwards; "
-                         "set LABS_UI_CHROMIUM to its path.")
+        raise SetupError(
+            "apt-get installed chromium but no Chromium binary was found afterwards; set LABS_UI_CHROMIUM to its path."
+        )
     say(f"ui-test set-up: installed {found}")
     return found
 
@@ -139,10 +144,17 @@ class LabServer:
         # The kernel: the notebooks ask for "python3"; this one is the interpreter running the test.
         spec_dir = self.home / "data" / "kernels" / KERNEL_NAME
         spec_dir.mkdir(parents=True, exist_ok=True)
-        (spec_dir / "kernel.json").write_text(json.dumps({
-            "argv": [self.python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": KERNEL_DISPLAY, "language": "python", "metadata": {"debugger": False},
-        }, indent=1))
+        (spec_dir / "kernel.json").write_text(
+            json.dumps(
+                {
+                    "argv": [self.python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                    "display_name": KERNEL_DISPLAY,
+                    "language": "python",
+                    "metadata": {"debugger": False},
+                },
+                indent=1,
+            )
+        )
         for name, values in LAB_SETTINGS.items():
             path = self.home / "settings" / name
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -150,24 +162,38 @@ class LabServer:
         (self.home / "config").mkdir(exist_ok=True)
         (self.home / "workspaces").mkdir(exist_ok=True)
         # Our data dir first, so no user- or system-wide "python3" kernel can shadow the kit's.
-        self.env.update(JUPYTER_DATA_DIR=str(self.home / "data"), JUPYTER_CONFIG_DIR=str(self.home / "config"),
-                        JUPYTER_RUNTIME_DIR=str(self.home / "runtime"), JUPYTER_PLATFORM_DIRS="1",
-                        JUPYTER_PREFER_ENV_PATH="0")  # in a venv jupyter_core would look in the venv first
+        self.env.update(
+            JUPYTER_DATA_DIR=str(self.home / "data"),
+            JUPYTER_CONFIG_DIR=str(self.home / "config"),
+            JUPYTER_RUNTIME_DIR=str(self.home / "runtime"),
+            JUPYTER_PLATFORM_DIRS="1",
+            JUPYTER_PREFER_ENV_PATH="0",
+        )  # in a venv jupyter_core would look in the venv first
         self.env.pop("JUPYTER_PATH", None)
 
     def start(self, timeout: float = 120) -> "LabServer":
         self._prepare()
-        args = [self.python, "-m", "jupyterlab", "--no-browser", f"--port={self.port}", "--ip=127.0.0.1",
-                f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root_dir}",
-                "--ServerApp.port_retries=0", "--LabApp.expose_app_in_browser=True",
-                f"--LabApp.user_settings_dir={self.home / 'settings'}",
-                f"--LabApp.workspaces_dir={self.home / 'workspaces'}",
-                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+        args = [
+            self.python,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            f"--port={self.port}",
+            "--ip=127.0.0.1",
+            f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={self.root_dir}",
+            "--ServerApp.port_retries=0",
+            "--LabApp.expose_app_in_browser=True",
+            f"--LabApp.user_settings_dir={self.home / 'settings'}",
+            f"--LabApp.workspaces_dir={self.home / 'workspaces'}",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             args.append("--allow-root")
         self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(args, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True, cwd=self.root_dir)
+        self.proc = subprocess.Popen(
+            args, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.root_dir
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -218,13 +244,20 @@ class NotebookResult:
 
 def figure_cells(notebook: dict) -> list[int]:
     """Indices of the cells a learner expects a picture from: ``plt.show()`` or the sampling explorer."""
-    return [i for i, cell in enumerate(notebook["cells"]) if cell["cell_type"] == "code"
-            and ("plt.show()" in "".join(cell["source"]) or "explorer(" in "".join(cell["source"]))]
+    return [
+        i
+        for i, cell in enumerate(notebook["cells"])
+        if cell["cell_type"] == "code"
+        and ("plt.show()" in "".join(cell["source"]) or "explorer(" in "".join(cell["source"]))
+    ]
 
 
 def explorer_cells(notebook: dict) -> list[int]:
-    return [i for i, cell in enumerate(notebook["cells"])
-            if cell["cell_type"] == "code" and "explorer(" in "".join(cell["source"])]
+    return [
+        i
+        for i, cell in enumerate(notebook["cells"])
+        if cell["cell_type"] == "code" and "explorer(" in "".join(cell["source"])
+    ]
 
 
 def image_difference(png_a: bytes, png_b: bytes) -> float:
@@ -349,8 +382,10 @@ class LabBrowser:
                 if not any(f"cell {index} " in p for p in result.problems):
                     self._check_explorer(page, index, cells[index], result, shots)
         except Exception as error:  # a timeout or a page that never loaded: still a named failure
-            result.problems.append(f"{label}: the browser check stopped: {type(error).__name__}: "
-                                   f"{str(error).splitlines()[0] if str(error) else ''}")
+            result.problems.append(
+                f"{label}: the browser check stopped: {type(error).__name__}: "
+                f"{str(error).splitlines()[0] if str(error) else ''}"
+            )
             try:
                 shot = shots / "zz_at_failure.png"
                 page.screenshot(path=shot)
@@ -361,8 +396,10 @@ class LabBrowser:
             if console:
                 result.notes.append(f"{label}: page errors in the browser console: {console[:3]}")
             try:
-                page.evaluate("async () => { const p = window.jupyterapp.shell.currentWidget;"
-                              " if (p && p.sessionContext) await p.sessionContext.shutdown(); }")
+                page.evaluate(
+                    "async () => { const p = window.jupyterapp.shell.currentWidget;"
+                    " if (p && p.sessionContext) await p.sessionContext.shutdown(); }"
+                )
             except Exception:
                 pass
             page.close()
@@ -376,14 +413,17 @@ class LabBrowser:
     def _open(self, page, rel_path: str, result: NotebookResult) -> bool:
         """Open the notebook and wait for its kernel; False if the kernel never became idle."""
         workspace = "ui-" + Path(rel_path).stem.replace("_", "-")
-        page.goto(f"{self.server.url}/lab/workspaces/{workspace}/tree/{rel_path}?reset&token={self.server.token}",
-                  wait_until="domcontentloaded")
+        page.goto(
+            f"{self.server.url}/lab/workspaces/{workspace}/tree/{rel_path}?reset&token={self.server.token}",
+            wait_until="domcontentloaded",
+        )
         page.wait_for_function("() => window.jupyterapp !== undefined", timeout=120_000)
         page.evaluate("async () => { await window.jupyterapp.restored; }")
         page.wait_for_function(
             "() => { const p = window.jupyterapp.shell.currentWidget;"
             " return p && p.context && p.context.isReady && p.content && p.content.widgets.length > 0; }",
-            timeout=120_000)
+            timeout=120_000,
+        )
         # A learner is asked for a kernel when the notebook names none it knows: pick the kit's.
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -395,26 +435,28 @@ class LabBrowser:
                 if select.count():
                     select.first.select_option(label=KERNEL_DISPLAY)
                 dialog.locator("button.jp-mod-accept").first.click()
-                result.notes.append(f"{result.name}: answered JupyterLab's dialog "
-                                    f"({dialog_title}) with the kit's kernel")
+                result.notes.append(
+                    f"{result.name}: answered JupyterLab's dialog ({dialog_title}) with the kit's kernel"
+                )
             elif state and state["status"] == "idle":
                 break
             page.wait_for_timeout(500)
         state = page.evaluate(_STATE_JS)
         if not state or state["status"] != "idle":
-            result.problems.append(f"{result.name}: the kernel did not start within 2 minutes "
-                                   f"(status {state and state['status']})")
+            result.problems.append(
+                f"{result.name}: the kernel did not start within 2 minutes (status {state and state['status']})"
+            )
             return False
         if state["display"] != KERNEL_DISPLAY:
-            result.problems.append(f"{result.name}: the notebook runs on kernel {state['display']!r}, "
-                                   f"not the kit's {KERNEL_DISPLAY!r}")
+            result.problems.append(
+                f"{result.name}: the notebook runs on kernel {state['display']!r}, not the kit's {KERNEL_DISPLAY!r}"
+            )
         return True
 
     def _run_all(self, page, result: NotebookResult, timeout: float) -> None:
         # As a learner does: the Run menu, Run All Cells.
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator(".lm-Menu-item:not(.lm-mod-hidden) .lm-Menu-itemLabel",
-                     has_text="Run All Cells").first.click()
+        page.locator(".lm-Menu-item:not(.lm-mod-hidden) .lm-Menu-itemLabel", has_text="Run All Cells").first.click()
         started, last_report, idle_since = time.monotonic(), time.monotonic(), None
         state = page.evaluate(_STATE_JS)
         while time.monotonic() - started < timeout:
@@ -427,13 +469,16 @@ class LabBrowser:
             else:
                 idle_since = None
             if time.monotonic() - last_report >= 30:
-                self.say(f"  {result.name}: {state['done']}/{state['code']} code cells run, "
-                         f"kernel {state['status']}, {time.monotonic() - started:.0f} s")
+                self.say(
+                    f"  {result.name}: {state['done']}/{state['code']} code cells run, "
+                    f"kernel {state['status']}, {time.monotonic() - started:.0f} s"
+                )
                 last_report = time.monotonic()
             page.wait_for_timeout(500)
         else:
-            result.problems.append(f"{result.name}: still running after {timeout:.0f} s "
-                                   f"({state['done']}/{state['code']} code cells done)")
+            result.problems.append(
+                f"{result.name}: still running after {timeout:.0f} s ({state['done']}/{state['code']} code cells done)"
+            )
         result.cells_run = state["done"]
         result.run_seconds = time.monotonic() - started
 
@@ -466,21 +511,31 @@ class LabBrowser:
             if errors and stopped_at is None:
                 stopped_at = cell["index"]
             if cell["index"] in figures and not errors and cell["count"]:
-                good = [im for im in cell["images"] if im["complete"] and im["w"] >= MIN_FIGURE_PX[0]
-                        and im["h"] >= MIN_FIGURE_PX[1] and im["ink"] >= MIN_INK]
+                good = [
+                    im
+                    for im in cell["images"]
+                    if im["complete"]
+                    and im["w"] >= MIN_FIGURE_PX[0]
+                    and im["h"] >= MIN_FIGURE_PX[1]
+                    and im["ink"] >= MIN_INK
+                ]
                 if not good:
                     seen = ", ".join(f"{im['w']}x{im['h']} px, {im['ink']:.1%} drawn" for im in cell["images"])
-                    result.problems.append(f"{where}: is a figure cell but shows no figure of at least "
-                                           f"{MIN_FIGURE_PX[0]}x{MIN_FIGURE_PX[1]} px"
-                                           + (f" (images: {seen})" if seen else " (no image at all)"))
+                    result.problems.append(
+                        f"{where}: is a figure cell but shows no figure of at least "
+                        f"{MIN_FIGURE_PX[0]}x{MIN_FIGURE_PX[1]} px"
+                        + (f" (images: {seen})" if seen else " (no image at all)")
+                    )
         if not_run:
             which = f"cell {not_run[0]} was" if len(not_run) == 1 else f"cells {not_run[0]} to {not_run[-1]} were"
             result.problems.append(f"{result.name}: {which} not run (Run All stops at the error in cell {stopped_at})")
         if first_output is None:
             result.problems.append(f"{result.name}: no cell has an output, so no run card")
         elif not first_output[1].lstrip().startswith("Run card"):
-            result.problems.append(f"{self._where(result, first_output[0])}: the first output is not the run card "
-                                   f"(it starts {first_output[1].strip()[:60]!r})")
+            result.problems.append(
+                f"{self._where(result, first_output[0])}: the first output is not the run card "
+                f"(it starts {first_output[1].strip()[:60]!r})"
+            )
 
     # -- the sampling explorer
 
@@ -518,26 +573,39 @@ class LabBrowser:
             result.problems.append(f"{where}: dragging the temperature slider did not move it ({before_value})")
             return
         try:
-            page.wait_for_function("([img, src]) => img.getAttribute('src') !== src && img.complete",
-                                   arg=[image.element_handle(), before_src], timeout=30_000)
+            page.wait_for_function(
+                "([img, src]) => img.getAttribute('src') !== src && img.complete",
+                arg=[image.element_handle(), before_src],
+                timeout=30_000,
+            )
             page.wait_for_timeout(300)
         except Exception:
-            result.problems.append(f"{where}: moving the temperature slider from {before_value} to {moved_value} "
-                                   "did not redraw the plot within 30 s (is the explorer's callback broken?)")
+            result.problems.append(
+                f"{where}: moving the temperature slider from {before_value} to {moved_value} "
+                "did not redraw the plot within 30 s (is the explorer's callback broken?)"
+            )
             return
         after_png = image.screenshot(path=shots / f"cell{index:02d}_explorer_after.png")
-        result.screenshots += [shots / f"cell{index:02d}_explorer_before.png",
-                               shots / f"cell{index:02d}_explorer_after.png"]
+        result.screenshots += [
+            shots / f"cell{index:02d}_explorer_before.png",
+            shots / f"cell{index:02d}_explorer_after.png",
+        ]
         changed = image_difference(before_png, after_png)
         if changed < 0.002:
-            result.problems.append(f"{where}: moving the temperature slider from {before_value} to {moved_value} "
-                                   f"left the plotted distribution unchanged ({changed:.2%} of pixels differ)")
+            result.problems.append(
+                f"{where}: moving the temperature slider from {before_value} to {moved_value} "
+                f"left the plotted distribution unchanged ({changed:.2%} of pixels differ)"
+            )
         else:
-            result.notes.append(f"{where}: temperature {before_value} -> {moved_value} changed "
-                                f"{changed:.1%} of the plot's pixels")
+            result.notes.append(
+                f"{where}: temperature {before_value} -> {moved_value} changed {changed:.1%} of the plot's pixels"
+            )
         # Out-of-range values typed into a slider's box are refused: the slider stays within its range.
-        for slider, typed, low, high in ((sliders.nth(0), "1000", 10 ** -1.3, 10 ** 0.7),
-                                         (sliders.nth(1), "-5", 0, 50), (sliders.nth(2), "1.5", 0.01, 1.0)):
+        for slider, typed, low, high in (
+            (sliders.nth(0), "1000", 10**-1.3, 10**0.7),
+            (sliders.nth(1), "-5", 0, 50),
+            (sliders.nth(2), "1.5", 0.01, 1.0),
+        ):
             box_ = slider.locator(".widget-readout")
             name = slider.locator(".widget-label").inner_text().strip()
             box_.click()
@@ -551,8 +619,10 @@ class LabBrowser:
             except ValueError:
                 value = float("nan")
             if not (low - 1e-6 <= value <= high + 1e-6):
-                result.problems.append(f"{where}: typing {typed} into the {name} slider was accepted "
-                                       f"(it shows {shown!r}; its range is {low:g} to {high:g})")
+                result.problems.append(
+                    f"{where}: typing {typed} into the {name} slider was accepted "
+                    f"(it shows {shown!r}; its range is {low:g} to {high:g})"
+                )
         page.wait_for_timeout(500)
         output.screenshot(path=shots / f"cell{index:02d}_explorer_final.png")
         result.screenshots.append(shots / f"cell{index:02d}_explorer_final.png")

@@ -46,22 +46,31 @@ SELFCHECK = {
     "ui_selfcheck_figures.ipynb": (
         [
             'print("hello: this notebook does not start with the run card")',
-            ("import matplotlib.pyplot as plt\n\n"
-             "plt.figure(figsize=(1, 0.5))  # a figure with nothing drawn\nplt.show()"),
-            ("plt.plot([0, 1, 2], [2, 0, 1])\nplt.show()\n"
-             "raise RuntimeError('figure cell broken on purpose after plt.show()')"),
+            (
+                "import matplotlib.pyplot as plt\n\n"
+                "plt.figure(figsize=(1, 0.5))  # a figure with nothing drawn\nplt.show()"
+            ),
+            (
+                "plt.plot([0, 1, 2], [2, 0, 1])\nplt.show()\n"
+                "raise RuntimeError('figure cell broken on purpose after plt.show()')"
+            ),
             'print("not reached: Run All stops at the error")',
         ],
-        [("cell 0 ", "not the run card"), ("cell 1 ", "no figure"),
-         ("cell 2 ", "RuntimeError: figure cell broken on purpose")],
+        [
+            ("cell 0 ", "not the run card"),
+            ("cell 1 ", "no figure"),
+            ("cell 2 ", "RuntimeError: figure cell broken on purpose"),
+        ],
     ),
     "ui_selfcheck_explorer.ipynb": (
         [
             "import labs_helpers as labs\n\nsettings = labs.print_run_card()",
-            ("import numpy as np\nfrom labs_helpers import sampling, sampling_plots as splots\n\n"
-             "words, probs = sampling.toy_distribution()\nview = splots.explorer(words, np.log(probs))\n\n\n"
-             "def broken(*args, **kwargs):\n    raise RuntimeError('explorer callback broken on purpose')\n\n\n"
-             "splots._explorer_figure = broken  # the first picture is drawn, every redraw fails\nview"),
+            (
+                "import numpy as np\nfrom labs_helpers import sampling, sampling_plots as splots\n\n"
+                "words, probs = sampling.toy_distribution()\nview = splots.explorer(words, np.log(probs))\n\n\n"
+                "def broken(*args, **kwargs):\n    raise RuntimeError('explorer callback broken on purpose')\n\n\n"
+                "splots._explorer_figure = broken  # the first picture is drawn, every redraw fails\nview"
+            ),
         ],
         [("cell 1 ", "did not redraw the plot")],
     ),
@@ -83,8 +92,10 @@ def ensure_python_packages() -> None:
         extra = tomllib.loads((ui.KIT_ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["ui"]
     except Exception:
         extra = list(NEEDED.values())
-    say(f"ui-test set-up: installing {', '.join(extra)} into {sys.prefix} (first run only; "
-        "Playwright is the driver only, it downloads no browser)")
+    say(
+        f"ui-test set-up: installing {', '.join(extra)} into {sys.prefix} (first run only; "
+        "Playwright is the driver only, it downloads no browser)"
+    )
     done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *extra])
     if done.returncode != 0:
         raise ui.SetupError(f"pip could not install {', '.join(extra)} into {sys.prefix}, so the UI test cannot run.")
@@ -92,8 +103,10 @@ def ensure_python_packages() -> None:
 
 def write_notebook(path: Path, sources: list[str], kernelspec: bool = True) -> None:
     """A notebook of code cells; without a kernelspec JupyterLab asks for a kernel, as for a new notebook."""
-    cells = [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {}, "outputs": [],
-              "source": source} for i, source in enumerate(sources)]
+    cells = [
+        {"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {}, "outputs": [], "source": source}
+        for i, source in enumerate(sources)
+    ]
     metadata = {"language_info": {"name": "python"}}
     if kernelspec:
         metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
@@ -122,12 +135,20 @@ def run_selfcheck(browser: ui.LabBrowser, root: Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", action="append", default=[], help="notebooks whose name contains this")
-    parser.add_argument("--notebooks", type=Path, default=ui.KIT_ROOT / "notebooks",
-                        help="folder of notebooks to check (default: the kit's notebooks/)")
+    parser.add_argument(
+        "--notebooks",
+        type=Path,
+        default=ui.KIT_ROOT / "notebooks",
+        help="folder of notebooks to check (default: the kit's notebooks/)",
+    )
     parser.add_argument("--selfcheck-only", action="store_true")
     parser.add_argument("--no-selfcheck", action="store_true")
-    parser.add_argument("--timeout", type=float, default=float(os.environ.get("LABS_UI_TIMEOUT", "1800")),
-                        help="seconds a notebook may take to run (default 1800)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=float(os.environ.get("LABS_UI_TIMEOUT", "1800")),
+        help="seconds a notebook may take to run (default 1800)",
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
     # A CI timeout sends SIGTERM: exit through the finally clauses, which stop the server and its kernels.
@@ -182,9 +203,11 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(result)
                 failures += result.problems
                 verdict = "ok" if result.ok else f"FAILED ({len(result.problems)} problem(s))"
-                say(f"ui-test: {label}: {verdict}, {result.cells_run} code cells run in {result.run_seconds:.0f} s "
+                say(
+                    f"ui-test: {label}: {verdict}, {result.cells_run} code cells run in {result.run_seconds:.0f} s "
                     f"({result.seconds:.0f} s with opening and checks), "
-                    f"{len(result.screenshots)} screenshots")
+                    f"{len(result.screenshots)} screenshots"
+                )
                 for problem in result.problems:
                     say(f"    - {problem}")
                 for note in result.notes:
@@ -201,13 +224,17 @@ def main(argv: list[str] | None = None) -> int:
     minutes = (time.monotonic() - started) / 60
     report = [f"ui-test, {time.strftime('%Y-%m-%d %H:%M:%S')}, {minutes:.1f} min, settings {settings}"]
     for r in results:
-        report.append(f"{r.name}: {'ok' if r.ok else 'FAILED'}, run {r.run_seconds:.0f} s of {r.seconds:.0f} s; "
-                      "screenshots: " + ", ".join(str(p.relative_to(OUT)) for p in r.screenshots))
+        report.append(
+            f"{r.name}: {'ok' if r.ok else 'FAILED'}, run {r.run_seconds:.0f} s of {r.seconds:.0f} s; "
+            "screenshots: " + ", ".join(str(p.relative_to(OUT)) for p in r.screenshots)
+        )
         report += [f"  - {p}" for p in r.problems] + [f"  note: {n}" for n in r.notes]
     report += [f"FAILED: {f}" for f in failures]
     (OUT / "report.txt").write_text("\n".join(report) + "\n")
-    say(f"ui-test: screenshots of each notebook after its run are in {OUT}/<notebook>/ "
-        f"(00_first_screen.png, cellNN_figure.png); report in {OUT / 'report.txt'}")
+    say(
+        f"ui-test: screenshots of each notebook after its run are in {OUT}/<notebook>/ "
+        f"(00_first_screen.png, cellNN_figure.png); report in {OUT / 'report.txt'}"
+    )
     if failures:
         say(f"ui-test: FAILED after {minutes:.1f} min, {len(failures)} problem(s):")
         for failure in failures:
