@@ -1,11 +1,10 @@
-"""benchmarks/run.py: a tiny smoke run writes well-formed results.json and README.md; FLOP counts add up.
+"""benchmarks/: a tiny smoke run of run.py writes well-formed results.json and README.md; FLOP counts add up.
 
 No timing assertions: timings belong in the benchmark, not in the test suite.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -14,6 +13,7 @@ import sys
 
 import pytest
 
+from benchmarks import measure, shapes
 from labs_helpers.settings import KIT_ROOT
 
 RUNNER = KIT_ROOT / "benchmarks" / "run.py"
@@ -29,14 +29,6 @@ ENTRY_KEYS = {
     "speedup",
     "note",
 }
-
-
-def load_runner():
-    spec = importlib.util.spec_from_file_location("bench_run", RUNNER)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -109,11 +101,10 @@ def test_readme_is_generated_from_the_json(tiny_run):
 def test_flop_count_matches_the_models_linear_layers():
     import torch
 
-    runner = load_runner()
-    model = runner.build_model(runner.TINY, seed=0)
+    model = shapes.build_model(shapes.TINY, seed=0)
     assert model.lm_head.weight.data_ptr() != model.shared.weight.data_ptr()  # untied, as in FLAN-T5
     encoder_linear = sum(m.weight.numel() for m in model.encoder.modules() if isinstance(m, torch.nn.Linear))
-    cfg, length = runner.TINY, 50
+    cfg, length = shapes.TINY, 50
     attention = cfg["num_layers"] * 2 * 2 * length * length * cfg["num_heads"] * cfg["d_kv"]
     # Cross-attention keys and values: computed once per encoder token in every decoder layer.
     cross_kv = sum(
@@ -121,21 +112,20 @@ def test_flop_count_matches_the_models_linear_layers():
         for name, m in model.decoder.named_modules()
         if isinstance(m, torch.nn.Linear) and "EncDecAttention" in name and name[-1] in "kv"
     )
-    assert runner.t5_flops(cfg, length, 0) == 2 * length * (encoder_linear + cross_kv) + attention
+    assert measure.t5_flops(cfg, length, 0) == 2 * length * (encoder_linear + cross_kv) + attention
     # One decoder token: its Linear layers except cross-attention k/v (computed once per encoder
     # token), the LM head, and attention over itself and the encoder's tokens.
     decoder_linear = sum(m.weight.numel() for m in model.decoder.modules() if isinstance(m, torch.nn.Linear))
     hd, layers = cfg["num_heads"] * cfg["d_kv"], cfg["num_decoder_layers"]
     per_token = 2 * (decoder_linear - layers * 2 * cfg["d_model"] * hd) + 2 * model.lm_head.weight.numel()
     per_token += layers * 2 * 2 * (1 + length) * hd
-    assert runner.t5_flops(cfg, length, 1) - runner.t5_flops(cfg, length, 0) == per_token
+    assert measure.t5_flops(cfg, length, 1) - measure.t5_flops(cfg, length, 0) == per_token
 
 
 def test_flan_t5_base_shape():
-    runner = load_runner()
     from transformers import T5Config
 
-    config = T5Config(**runner.FLAN_T5_BASE)
+    config = T5Config(**shapes.FLAN_T5_BASE)
     assert (config.vocab_size, config.d_model, config.d_ff, config.num_layers, config.num_heads) == (
         32128,
         768,
