@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from benchmarks import measure, shapes
+from benchmarks import alternation, measure, shapes
 from labs_helpers.settings import KIT_ROOT
 
 RUNNER = KIT_ROOT / "benchmarks" / "run.py"
@@ -134,3 +134,62 @@ def test_flan_t5_base_shape():
         12,
     )
     assert config.is_gated_act  # (transformers 5 ties a new T5 anyway: build_model unties it, tested above)
+
+
+class FakeClock:
+    """A clock that only the cases move: each case call advances it by that case's next duration."""
+
+    def __init__(self, durations: dict[str, list[float]]):
+        self.now, self.calls, self.durations = 0.0, [], {k: list(v) for k, v in durations.items()}
+
+    def case(self, name: str):
+        def run():
+            self.calls.append(name)
+            self.now += self.durations[name].pop(0)
+
+        return run
+
+
+def test_alternate_takes_the_cases_in_turn_after_a_warmup():
+    clock = FakeClock({"A": [9.0, 1.0, 1.1, 1.2], "B": [9.0, 0.5, 0.6, 0.7]})
+    seconds = alternation.alternate(
+        {"A": clock.case("A"), "B": clock.case("B")}, rounds=3, warmup=1, clock=lambda: clock.now
+    )
+    assert clock.calls == ["A", "B"] * 4  # one untimed round, then A B A B A B
+    assert seconds == {"A": pytest.approx([1.0, 1.1, 1.2]), "B": pytest.approx([0.5, 0.6, 0.7])}
+
+
+def test_a_clean_case_gets_a_tight_interval_and_no_flag():
+    baseline = [1.00, 1.01, 0.99, 1.00, 1.02, 0.98]  # seconds, lower is better
+    candidate = [0.505, 0.495, 0.50, 0.51, 0.49, 0.50]  # jitter of its own, not proportional
+    result = alternation.compare(baseline, candidate, higher_is_better=False)
+    assert result.speedup == pytest.approx(2.0, rel=0.01)
+    assert 1.9 < result.low <= result.speedup <= result.high < 2.1
+    assert result.baseline_spread == pytest.approx(0.02) and result.pairs == 6
+    assert not result.noisy
+
+
+def test_a_spike_in_one_half_of_the_pairs_is_flagged_noisy():
+    baseline = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    candidate = [0.5, 0.5, 1.5, 0.5, 1.5, 0.5]  # another job grabbed the cores during two candidate runs
+    result = alternation.compare(baseline, candidate, higher_is_better=False)
+    assert result.speedup == pytest.approx(2.0)  # the median alone would hide it ...
+    assert result.low < 1.5 and result.noisy  # ... the interval does not
+
+
+def test_a_slowdown_of_whole_rounds_keeps_the_ratio_tight():
+    # Rounds 4-6 ran at a third of the speed, for both halves alike: the medians move, the ratio does not.
+    baseline = [1.0, 1.0, 1.0, 3.0, 3.0, 3.0]
+    candidate = [0.5, 0.5, 0.5, 1.5, 1.5, 1.5]
+    result = alternation.compare(baseline, candidate, higher_is_better=False)
+    assert (result.low, result.high) == (pytest.approx(2.0), pytest.approx(2.0))
+    assert result.baseline_spread == pytest.approx(0.5) and not result.noisy  # ±50% samples, a tight ratio
+
+
+def test_rates_invert_the_direction_and_one_pair_is_never_a_finding():
+    fast = alternation.compare([10.0, 10.0], [20.0, 20.0], higher_is_better=True)  # tokens/s: higher wins
+    assert fast.speedup == pytest.approx(2.0) and not fast.noisy
+    single = alternation.compare([1.0], [0.5], higher_is_better=False)
+    assert (single.low, single.high) == (2.0, 2.0) and single.noisy
+    with pytest.raises(ValueError, match="not paired"):
+        alternation.interval([1.0, 1.0], [1.0], higher_is_better=False)
