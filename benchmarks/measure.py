@@ -1,4 +1,4 @@
-"""What is measured and how it is recorded: wall time, useful FLOPs, peak memory, the machine, one entry."""
+"""What is measured and how it is recorded: useful FLOPs, peak memory, the machine and its load, one entry."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import platform
 import resource
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Sequence
+
+from benchmarks.alternation import compare
 
 _START = time.perf_counter()
 
@@ -16,18 +18,6 @@ _START = time.perf_counter()
 def log(message: str) -> None:
     """A progress line with the seconds since the run started."""
     print(f"[{time.perf_counter() - _START:6.1f} s] {message}", flush=True)
-
-
-def best_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
-    """Smallest wall time of ``repeats`` calls of ``fn`` after ``warmup`` untimed calls (seconds)."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def t5_flops(cfg: dict[str, Any], enc_len: int, dec_len: int) -> float:
@@ -60,32 +50,41 @@ def entry(
     name: str,
     section: str,
     baseline: str,
-    baseline_value: float,
     candidate: str,
-    candidate_value: float,
     unit: str,
     higher_is_better: bool,
+    samples: tuple[Sequence[float], Sequence[float]],
     note: str = "",
     **extra: Any,
 ) -> dict[str, Any]:
-    """One results.json entry; ``speedup`` > 1 means the candidate is better."""
-    if higher_is_better:
-        speedup = candidate_value / baseline_value if baseline_value else float("nan")
-    else:
-        speedup = baseline_value / candidate_value if candidate_value else float("nan")
+    """One results.json entry from paired samples (baseline, candidate) in ``unit``; ``speedup`` > 1: candidate wins."""
+    baseline_samples, candidate_samples = samples
+    c = compare(baseline_samples, candidate_samples, higher_is_better)
     return dict(
         name=name,
         section=section,
         baseline=baseline,
-        baseline_value=significant(baseline_value),
+        baseline_value=significant(c.baseline),  # the median of the samples
         candidate=candidate,
-        candidate_value=significant(candidate_value),
+        candidate_value=significant(c.candidate),
         unit=unit,
         higher_is_better=higher_is_better,
-        speedup=round(speedup, 3),
+        speedup=round(c.speedup, 3),
+        interval=[round(c.low, 3), round(c.high, 3)],
+        noisy=c.noisy,
+        pairs=c.pairs,
+        baseline_spread=round(c.baseline_spread, 4),
+        candidate_spread=round(c.candidate_spread, 4),
+        baseline_samples=[significant(v) for v in baseline_samples],
+        candidate_samples=[significant(v) for v in candidate_samples],
         note=note,
         **{k: (significant(v) if isinstance(v, float) else v) for k, v in extra.items()},
     )
+
+
+def load_average() -> list[float]:
+    """The machine's load average over 1, 5 and 15 minutes (runnable processes; compare with the cores)."""
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def machine_info() -> dict[str, Any]:

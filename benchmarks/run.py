@@ -29,7 +29,7 @@ if __package__ in (None, ""):  # run as a script (make bench): the kit's root ma
     sys.path.insert(0, str(HERE.parent))
 
 from benchmarks import report  # noqa: E402
-from benchmarks.measure import log, machine_info  # noqa: E402
+from benchmarks.measure import load_average, log, machine_info  # noqa: E402
 from benchmarks.shapes import FLAN_T5_BASE, FULL, QUICK, TINY, TINY_SIZES  # noqa: E402
 
 SECTIONS = "gen,eval,cpu,train"
@@ -101,7 +101,7 @@ def run_sections(args: argparse.Namespace, inputs: dict[str, Any]) -> list[dict[
         )
     if "eval" in sections:
         log("evaluation")
-        evaluation.bench_evaluation(dataset["test"], gen, sizes, results)
+        evaluation.bench_evaluation(dataset["test"], gen, results)
     if "cpu" in sections:
         log("cpu options")
         cpu.bench_cpu_options(model, tokenizer, cfg, prompts, sizes, results)
@@ -114,7 +114,7 @@ def run_sections(args: argparse.Namespace, inputs: dict[str, Any]) -> list[dict[
     return results
 
 
-def run_card(args: argparse.Namespace, inputs: dict[str, Any], seconds: float) -> dict[str, Any]:
+def run_card(args: argparse.Namespace, inputs: dict[str, Any], seconds: float, load: list[float]) -> dict[str, Any]:
     """What results.json says about the run itself."""
     settings = inputs["settings"]
     return dict(
@@ -125,7 +125,8 @@ def run_card(args: argparse.Namespace, inputs: dict[str, Any], seconds: float) -
         dataset=str(settings.dataset),
         tokenizer="kit stand-in" if settings.uses_standin else settings.model,
         sizes=dataclasses.asdict(inputs["sizes"]),
-        load_average=list(os.getloadavg()),
+        load_average_before=load,  # the machine's own load, before this run added to it
+        load_average_after=load_average(),
     )
 
 
@@ -144,15 +145,18 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import torch
 
-    wall = time.perf_counter()
+    load, wall = load_average(), time.perf_counter()
     inputs = load_inputs(args)
     mode = "tiny T5" if args.tiny else "flan-t5-base shape, random weights"
     print(f"benchmarks: model {mode}, dataset {inputs['settings'].dataset}, {torch.get_num_threads()} threads")
     results = run_sections(args, inputs)
-    payload = dict(machine=machine_info(), run=run_card(args, inputs, time.perf_counter() - wall), results=results)
+    payload = dict(
+        machine=machine_info(), run=run_card(args, inputs, time.perf_counter() - wall, load), results=results
+    )
     (args.out / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
     report.write_readme(payload, args.out / "README.md")
-    print(f"\n{report.table(results)}\n\n{report.details(results)}")
+    load_line = report.load_line(payload["machine"], payload["run"])
+    print(f"\n{report.table(results)}\n\n{report.details(results)}\n{load_line}")
     print(f"\nwrote {args.out / 'results.json'} and {args.out / 'README.md'}")
     return 0
 

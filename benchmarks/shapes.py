@@ -48,7 +48,9 @@ class Sizes:
     cpu_dialogues: int = 4  # CPU-options benchmarks: batch of dialogues ...
     cpu_new_tokens: int = 16  # ... and new tokens
     cpu_input_tokens: int = 128  # forward-pass benchmark: encoder tokens per dialogue
-    repeats: int = 2  # timed repeats (best is kept) for the short measurements
+    rounds: int = 5  # alternated rounds (A B A B ...) of the short measurements: matmul, CPU options
+    gen_rounds: int = 3  # alternated rounds of the generation comparisons (the slow ones)
+    train_rounds: int = 2  # rounds of the training cases' processes; each gives train_steps paired samples
     matmul_n: int = 2048
 
 
@@ -65,7 +67,8 @@ QUICK = Sizes(
     cpu_dialogues=2,
     cpu_new_tokens=4,
     cpu_input_tokens=32,
-    repeats=1,
+    rounds=3,
+    gen_rounds=2,
     matmul_n=512,
 )
 TINY_SIZES = dataclasses.replace(QUICK, gen_dialogues=3, eval_batch_size=3, new_tokens=4, matmul_n=256)

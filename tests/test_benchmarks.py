@@ -1,10 +1,13 @@
-"""benchmarks/: a tiny smoke run of run.py writes well-formed results.json and README.md; FLOP counts add up.
+"""benchmarks/: a tiny smoke run of run.py writes well-formed results.json and README.md; FLOP counts add up;
+alternated timing gives intervals and noise flags as it should (on synthetic samples); the modules keep the
+kit's layout rules.
 
 No timing assertions: timings belong in the benchmark, not in the test suite.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import os
@@ -13,10 +16,19 @@ import sys
 
 import pytest
 
-from benchmarks import alternation, measure, shapes
+from benchmarks import alternation, measure, report, shapes
 from labs_helpers.settings import KIT_ROOT
 
 RUNNER = KIT_ROOT / "benchmarks" / "run.py"
+ALTERNATION_KEYS = {  # what alternated timing adds to an entry
+    "interval",
+    "noisy",
+    "pairs",
+    "baseline_spread",
+    "candidate_spread",
+    "baseline_samples",
+    "candidate_samples",
+}
 ENTRY_KEYS = {
     "name",
     "section",
@@ -28,7 +40,7 @@ ENTRY_KEYS = {
     "higher_is_better",
     "speedup",
     "note",
-}
+} | ALTERNATION_KEYS
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +73,8 @@ def test_results_json_structure(tiny_run):
     payload = json.loads((out / "results.json").read_text())
     assert {"cpu", "cores", "torch"} <= set(payload["machine"])
     assert payload["run"]["mode"] == "tiny"
+    for key in ("load_average_before", "load_average_after"):
+        assert len(payload["run"][key]) == 3 and all(x >= 0 for x in payload["run"][key]), key
     names = {r["name"] for r in payload["results"]}
     assert {
         "matmul peak",
@@ -78,6 +92,10 @@ def test_results_json_structure(tiny_run):
         ratio = r["candidate_value"] / r["baseline_value"]
         expected = ratio if r["higher_is_better"] else 1 / ratio
         assert math.isclose(r["speedup"], expected, rel_tol=0.01, abs_tol=0.002), r["name"]
+        assert r["pairs"] == len(r["baseline_samples"]) == len(r["candidate_samples"]) >= 2, r["name"]
+        low, high = r["interval"]
+        assert 0 < low <= high, r["name"]
+        assert r["noisy"] == (high / low > 1 + alternation.NOISY_WIDTH), r["name"]
     training = [r for r in payload["results"] if r["name"].startswith("training")]
     assert all(r["baseline_peak_rss_mib"] > 0 and r["candidate_peak_rss_mib"] > 0 for r in training)
     evaluation = next(r for r in payload["results"] if r["name"] == "evaluation of the test split")
@@ -85,17 +103,42 @@ def test_results_json_structure(tiny_run):
     assert "EXTRAPOLATED" in evaluation["note"]
 
 
+def table_row(r: dict) -> str:
+    """The table's row for an entry, from the speedup on: speedup, interval, noise flag."""
+    low, high = r["interval"]
+    return f"| {r['speedup']:.2f}x | {low:.2f}–{high:.2f}x | {'noisy' if r['noisy'] else ''} |"
+
+
 def test_readme_is_generated_from_the_json(tiny_run):
     out, stdout = tiny_run
     payload = json.loads((out / "results.json").read_text())
     readme = (out / "README.md").read_text()
     for r in payload["results"]:
-        assert f"| {r['name']} | {r['baseline']} |" in readme
-        assert f"| {r['name']} | {r['baseline']} |" in stdout
+        for text in (readme, stdout):  # each ratio printed with its interval and noise flag
+            row = next(line for line in text.splitlines() if line.startswith(f"| {r['name']} | {r['baseline']} |"))
+            assert row.endswith(table_row(r)), row
     assert payload["machine"]["torch"] in readme
+    before = " / ".join(f"{x:.2f}" for x in payload["run"]["load_average_before"])
+    assert f"load average (1, 5, 15 min): {before} before" in readme
+    assert "$" not in readme  # every placeholder of README.template.md filled
     (out / "README.md").unlink()
     subprocess.run([sys.executable, str(RUNNER), "--readme-only", "--out", str(out)], check=True, timeout=60)
     assert (out / "README.md").read_text() == readme
+
+
+def test_readme_from_a_results_json_without_intervals(tiny_run, tmp_path):
+    # benchmarks/results.json may come from a run before alternated timing: --readme-only still works.
+    out, _ = tiny_run
+    payload = json.loads((out / "results.json").read_text())
+    for key in ("load_average_before", "load_average_after"):
+        del payload["run"][key]
+    for r in payload["results"]:
+        for key in ALTERNATION_KEYS:
+            del r[key]
+    report.write_readme(payload, tmp_path / "README.md")
+    readme = (tmp_path / "README.md").read_text()
+    assert "| not measured |" in readme and "Rows without an interval" in readme
+    assert "load average: not recorded" in readme
 
 
 def test_flop_count_matches_the_models_linear_layers():
@@ -193,3 +236,19 @@ def test_rates_invert_the_direction_and_one_pair_is_never_a_finding():
     assert (single.low, single.high) == (2.0, 2.0) and single.noisy
     with pytest.raises(ValueError, match="not paired"):
         alternation.interval([1.0, 1.0], [1.0], higher_is_better=False)
+
+
+def test_benchmark_modules_keep_the_layout_rules():
+    # The kit's rules (README, *Layout*; tests/test_layout.py checks the package): modules of at most
+    # 300 lines, functions of at most 50, a one-line docstring on each public module-level function.
+    for path in sorted((KIT_ROOT / "benchmarks").rglob("*.py")):
+        source = path.read_text()
+        module = ast.parse(source)
+        assert len(source.splitlines()) <= 300, path.name
+        for node in ast.walk(module):
+            if isinstance(node, ast.FunctionDef):
+                assert node.end_lineno - node.lineno + 1 <= 50, f"{path.name}: {node.name}"
+        for node in module.body:
+            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+                doc = ast.get_docstring(node)
+                assert doc and "\n" not in doc, f"{path.name}: {node.name}"
