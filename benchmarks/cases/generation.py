@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmarks.alternation import alternate, rates
 from benchmarks.measure import entry, t5_flops
 from benchmarks.shapes import Sizes
 
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-def lab_generate_one(model, tokenizer, prompt: str, new_tokens: int) -> list[int]:
+
+def lab_generate_one(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompt: str, new_tokens: int
+) -> list[int]:
     """The course lab's pattern: tokenize one prompt, generate, decode; no batching."""
     from transformers import GenerationConfig
 
@@ -32,7 +37,7 @@ def lab_generate_one(model, tokenizer, prompt: str, new_tokens: int) -> list[int
     return output[0].tolist()
 
 
-def encoder_seconds(model, tokenizer, prompts: list[str]) -> float:
+def encoder_seconds(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: list[str]) -> float:
     """Seconds for the encoder alone over ``prompts``, one at a time (the part batching cannot share)."""
     import torch
 
@@ -50,7 +55,14 @@ def spread_subset(lengths: list[int], k: int) -> list[int]:
     return sorted({by_length[round(j * (len(lengths) - 1) / max(k - 1, 1))] for j in range(k)})
 
 
-def time_both_paths(model, tokenizer, prompts: list[str], seq_idx: list[int], sizes: Sizes, n_new: int) -> dict:
+def time_both_paths(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: list[str],
+    seq_idx: list[int],
+    sizes: Sizes,
+    n_new: int,
+) -> dict[str, Any]:
     """The lab's loop over ``seq_idx`` and the kit's batches over all ``prompts``, timed in alternation."""
     from labs_helpers.generation import generate_batched
 
@@ -80,8 +92,8 @@ def time_both_paths(model, tokenizer, prompts: list[str], seq_idx: list[int], si
 
 
 def bench_generation(
-    model,
-    tokenizer,
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
     cfg: dict[str, Any],
     prompts: list[str],
     sizes: Sizes,
