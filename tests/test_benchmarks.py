@@ -242,7 +242,11 @@ def test_rates_invert_the_direction_and_one_pair_is_never_a_finding():
 def test_benchmark_modules_keep_the_layout_rules():
     # The kit's rules (README, *Layout*; tests/test_layout.py checks the package): modules of at most
     # 300 lines, functions of at most 50, a one-line docstring on each public module-level function.
-    for path in sorted((KIT_ROOT / "benchmarks").rglob("*.py")):
+    folder = KIT_ROOT / "benchmarks"
+    # make bench's own modules (other scripts in benchmarks/ are not part of it)
+    modules = [folder / "run.py", *(folder / "cases").glob("*.py")]
+    modules += [folder / f"{name}.py" for name in ("__init__", "alternation", "measure", "report", "shapes", "workers")]
+    for path in sorted(modules):
         source = path.read_text()
         module = ast.parse(source)
         assert len(source.splitlines()) <= 300, path.name
