@@ -1,0 +1,1 @@
+"""The benchmark cases, one module per section of benchmarks/README.md."""
