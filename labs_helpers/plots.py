@@ -155,5 +155,6 @@ def rouge_bars(table: pd.DataFrame, title: str = "ROUGE on unique test dialogues
     ax.set_ylabel("F-measure")
     ax.set_ylim(0, 1)
     ax.set_title(title)
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)  # beside the bars, never over them
+    ax.figure.tight_layout()
     return ax
