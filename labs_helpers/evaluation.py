@@ -125,6 +125,21 @@ def constant_row(constant: str, references: Sequence[Sequence[str]], seed: int =
     return {**{k: round(v, 4) for k, v in scores.items()}, "distinct": 1}
 
 
+def side_by_side(evaluation: Evaluation, dialogues: Sequence[str], models: Sequence[str], n: int = 3, width: int = 240):
+    """The first ``n`` dialogues (cut to ``width`` characters), their first human summary and each model's summary."""
+    import pandas as pd
+
+    table = pd.DataFrame(
+        {
+            "dialogue": [d[:width].replace("\n", " ") + ("..." if len(d) > width else "") for d in dialogues[:n]],
+            "human summary": [refs[0] for refs in evaluation.examples["references"][:n]],
+        }
+    )
+    for name in models:
+        table[name] = list(evaluation.examples[f"{name}: summary"][:n])
+    return table
+
+
 def generation_speed(
     model, tokenizer, dialogues: Sequence[str], batch_size: int = 16, max_new_tokens: int = 50, **generate_kwargs
 ) -> dict[str, float]:

@@ -50,6 +50,17 @@ def test_compare_counts_distinct_summaries_and_adds_the_constant_baseline():
     assert baseline["distinct"] == 1 and baseline["rouge1"] == pytest.approx(row["rouge1"], abs=1e-4)
 
 
+def test_side_by_side_puts_each_summary_beside_its_dialogue_and_human_summary():
+    result = compare({"m": ["cat", "car"]}, [["the cat sat"], ["they buy a car"]])
+    table = evaluation.side_by_side(result, ["#Person1#: " + "x" * 300, "#Person1#: A car?"], ["m"], n=2, width=20)
+    assert list(table.columns) == ["dialogue", "human summary", "m"]
+    assert table["dialogue"][0].endswith("...") and table["dialogue"][1] == "#Person1#: A car?"
+    assert table["human summary"].tolist() == ["the cat sat", "they buy a car"] and table["m"].tolist() == [
+        "cat",
+        "car",
+    ]
+
+
 def test_summarize_keeps_the_cue_of_a_long_dialogue(model_and_tokenizer):
     model, tokenizer = model_and_tokenizer
     long_dialogue = "#Person1#: " + "words of a long talk " * 200
