@@ -12,9 +12,10 @@ and the pre-training objectives of the three transformer families.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 from .standin.tasks import span_corruption
 
@@ -62,13 +63,26 @@ def _best_seconds(run, repeats: int) -> float:
     return best
 
 
+@contextlib.contextmanager
+def _restore_threads(threads: int) -> Iterator[None]:
+    """Set torch's thread count back to ``threads`` on the way out."""
+    import torch
+
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def step_times(lengths: Sequence[int], width: int = 64, seed: int = 0, repeats: int = 3) -> list[dict]:
-    """For each length: best-of-``repeats`` seconds of the RNN's step loop and of one attention pass."""
+    """For each length: best-of-``repeats`` seconds (one thread) of the RNN's step loop and of one attention pass."""
     import torch
 
     cell, attention = _layers(width, seed)
-    rows = []
-    with torch.no_grad():
+    rows, threads = [], torch.get_num_threads()
+    # One thread: on a busy machine, waking a thread pool costs more than these tiny products themselves.
+    torch.set_num_threads(1)
+    with _restore_threads(threads), torch.no_grad():
         for n in lengths:
             x = torch.randn(1, n, width, generator=torch.Generator().manual_seed(seed))
             rnn = _best_seconds(lambda x=x: _rnn(cell, x), repeats)
