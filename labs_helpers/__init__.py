@@ -4,8 +4,10 @@ A notebook's first cell reads the settings (``labs.get_settings()``) and prints 
 rest of the kit takes them as arguments. Modules, by what they do:
 
 - run set-up: ``settings``, ``device``, ``hub``, ``environment``, ``models`` (which model to load);
-- data and prompts: ``data``, ``prompting``, ``course`` (the labs' own constants);
-- inside the model: ``anatomy``, ``sampling``; generating: ``generation``;
+- data and prompts: ``data``, ``prompting``, ``retrieval`` (few-shot examples chosen by similarity),
+  ``course`` (the labs' own constants and published figures);
+- inside the model: ``anatomy``, ``foundations`` (week 1 on tiny models: RNN vs attention, the
+  feed-forward block, pre-training objectives), ``sampling``; generating: ``generation``;
 - scoring: ``metrics`` (ROUGE, diversity), ``evaluation`` (models compared on test dialogues),
   ``baselines`` (the constant summary and the checks that a summary reads its dialogue);
 - training: ``finetuning``, ``lora``, ``runs``, ``export``; figures: ``plots``, ``sampling_plots``;

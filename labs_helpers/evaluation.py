@@ -7,10 +7,15 @@ import dataclasses
 import time
 from typing import Any, Mapping, Sequence
 
+from . import course
+from .baselines import distinct_count
 from .errors import LabsError
 from .generation import generate_batched
-from .metrics import ROUGE_TYPES, per_example_scores, rouge_ci
-from .prompting import format_prompt
+from .metrics import ROUGE_TYPES, per_example_scores, rouge_ci, rouge_scores
+from .prompting import fit_dialogue
+
+# The name of the baseline row: one sentence, the same for every dialogue (baselines.best_constant_summary).
+CONSTANT = "constant sentence"
 
 
 def eval_dialogues(test_split, n: int):
@@ -30,10 +35,15 @@ def summarize_dialogues(
     batch_size: int = 16,
     max_new_tokens: int = 50,
     progress: bool = False,
+    max_input_tokens: int = course.MAX_INPUT_TOKENS,
     **generate_kwargs,
 ) -> list[str]:
-    """One summary per dialogue with the fine-tuning prompt, greedy unless told otherwise."""
-    prompts = [format_prompt("finetune", d) for d in dialogues]
+    """One summary per dialogue with the fine-tuning prompt, greedy unless told otherwise.
+
+    A dialogue too long for ``max_input_tokens`` loses its end inside the prompt (``prompting.fit_dialogue``),
+    so the instruction and the ``Summary:`` cue always reach the model.
+    """
+    prompts = [fit_dialogue(tokenizer, "finetune", d, max_input_tokens) for d in dialogues]
     return generate_batched(
         model,
         tokenizer,
@@ -68,12 +78,19 @@ def compare(
     references: Sequence[Sequence[str]],
     ids: Sequence[str] | None = None,
     seed: int = 42,
+    constant: str | None = None,
 ) -> Evaluation:
-    """Score each model's predictions against the references (best of several counts) and tabulate."""
+    """Score each model's predictions against the references (best of several counts) and tabulate.
+
+    The table counts the ``distinct`` summaries of each model; with ``constant`` (a sentence) it adds
+    the baseline row ``CONSTANT`` that gives that same sentence for every dialogue.
+    """
     import pandas as pd
 
     if not predictions:
         raise LabsError("No predictions to compare: pass {model name: list of summaries}.")
+    if constant is not None:
+        predictions = {**predictions, CONSTANT: [constant] * len(references)}
     examples = pd.DataFrame(
         {
             "id": list(ids) if ids is not None else list(range(len(references))),
@@ -95,11 +112,32 @@ def compare(
         row: dict[str, float] = {key: round(mid, 4) for key, (_, mid, _) in intervals.items()}
         for key, (low, _, high) in intervals.items():
             row[f"{key} low"], row[f"{key} high"] = round(low, 4), round(high, 4)
-        row["dialogues"] = len(texts)
+        row["distinct"], row["dialogues"] = distinct_count(texts), len(texts)
         rows[name] = row
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "model"
     return Evaluation(examples=examples, table=table)
+
+
+def constant_row(constant: str, references: Sequence[Sequence[str]], seed: int = 42) -> dict[str, float]:
+    """ROUGE (``metrics.rouge_scores``) and distinct count of the baseline that says ``constant`` to every dialogue."""
+    scores = rouge_scores([constant] * len(references), [list(r) for r in references], seed=seed)
+    return {**{k: round(v, 4) for k, v in scores.items()}, "distinct": 1}
+
+
+def side_by_side(evaluation: Evaluation, dialogues: Sequence[str], models: Sequence[str], n: int = 3, width: int = 240):
+    """The first ``n`` dialogues (cut to ``width`` characters), their first human summary and each model's summary."""
+    import pandas as pd
+
+    table = pd.DataFrame(
+        {
+            "dialogue": [d[:width].replace("\n", " ") + ("..." if len(d) > width else "") for d in dialogues[:n]],
+            "human summary": [refs[0] for refs in evaluation.examples["references"][:n]],
+        }
+    )
+    for name in models:
+        table[name] = list(evaluation.examples[f"{name}: summary"][:n])
+    return table
 
 
 def generation_speed(

@@ -21,6 +21,15 @@ def _ticks(count: int, max_labels: int = MAX_LABELS) -> list[int]:
     return list(range(0, count, step))
 
 
+def _every(ticks: list[int], label: str) -> str:
+    """``label``, saying which tokens carry a tick label when not all of them do."""
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else 1
+    if step == 1:
+        return label
+    nth = {2: "second", 3: "third"}.get(step, f"{step}th")
+    return f"{label} (every {nth} token labelled)"
+
+
 def _plain(matrix):
     """A 2-D numpy array from a tensor or array (detached, on the CPU, float)."""
     import numpy as np
@@ -62,9 +71,11 @@ def heatmap(
     if x_labels is not None:
         ticks = _ticks(len(x_labels))
         ax.set_xticks(ticks, [x_labels[i] for i in ticks], rotation=90, fontsize=8)
+        xlabel = _every(ticks, xlabel)
     if y_labels is not None:
         ticks = _ticks(len(y_labels))
         ax.set_yticks(ticks, [y_labels[i] for i in ticks], fontsize=8)
+        ylabel = _every(ticks, ylabel)
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -155,5 +166,6 @@ def rouge_bars(table: pd.DataFrame, title: str = "ROUGE on unique test dialogues
     ax.set_ylabel("F-measure")
     ax.set_ylim(0, 1)
     ax.set_title(title)
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)  # beside the bars, never over them
+    ax.figure.tight_layout()
     return ax

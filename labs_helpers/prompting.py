@@ -2,7 +2,9 @@
 
 ``make_prompt`` builds the course's prompts from rows of a split, counts their tokens and
 warns when a prompt is longer than the model's context window; with ``budget`` it keeps the
-leading shots that fit (``fit_shots``). ``lab_rows`` maps the lab's row numbers onto a split too small to have them.
+leading shots that fit (``fit_shots``). ``fit_dialogue`` shortens a long dialogue inside its
+template, so that the instruction and the cue survive. ``lab_rows`` maps the lab's row numbers onto a
+split too small to have them.
 """
 
 from __future__ import annotations
@@ -63,6 +65,30 @@ def build_prompt(template: str, shots: Sequence[tuple[str, str]], dialogue: str)
     _check_template(template)
     solved = "".join(format_prompt(template, d) + s + SHOT_END for d, s in shots)
     return solved + format_prompt(template, dialogue)
+
+
+def fit_dialogue(tokenizer, template: str, dialogue: str, max_tokens: int) -> str:
+    """The template around as much of the dialogue's start as fits in ``max_tokens``: instruction and cue kept."""
+    text = format_prompt(template, dialogue)
+    if len(tokenizer(text).input_ids) <= max_tokens:
+        return text
+    room = max_tokens - len(tokenizer(format_prompt(template, "")).input_ids)
+    if room < 1:
+        raise LabsError(f"The {template!r} template alone has more than {max_tokens} tokens: raise max_tokens.")
+    ends = [end for _, end in tokenizer(dialogue, add_special_tokens=False, return_offsets_mapping=True).offset_mapping]
+    # Cut the dialogue's text after token ``room``; re-tokenizing at a cut can add a token, so step back until it fits.
+    while room > 0:
+        text = format_prompt(template, dialogue[: ends[room - 1]].rstrip())
+        if len(tokenizer(text).input_ids) <= max_tokens:
+            return text
+        room -= 1
+    return format_prompt(template, "")
+
+
+def prompts_over(tokenizer, template: str, dialogues: Sequence[str], max_tokens: int) -> int:
+    """How many of ``dialogues``, in ``template``, have more than ``max_tokens`` tokens."""
+    prompts = [format_prompt(template, d) for d in dialogues]
+    return sum(len(ids) > max_tokens for ids in tokenizer(prompts).input_ids)
 
 
 def _row(split: Any, index: int, role: str) -> dict:

@@ -60,16 +60,15 @@ def plot_filters(words: Sequence[str], logits: np.ndarray, panels: Sequence[tupl
     import matplotlib.pyplot as plt
 
     probs = next_token_probs(logits)
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.2), sharey=True)
-    for ax, (title, keep) in zip(np.atleast_1d(axes), panels):
-        plot_distribution(
-            words,
-            probs,
-            ax=ax,
-            top=top,
-            keep=keep,
-            title=f"{title}: keeps {int(np.sum(keep))} tokens, {probs[keep].sum():.2f} of the mass",
-        )
+    ncols = min(2, len(panels))  # two panels a row keep the labels readable when the figure is shown shrunk
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6 * ncols, 3.8 * nrows), sharey=True, squeeze=False)
+    for ax, (title, keep) in zip(axes.flat, panels):
+        plot_distribution(words, probs, ax=ax, top=top, keep=keep, title=title)
+        ax.set_title(f"{title}\nkeeps {int(np.sum(keep))} tokens, {probs[keep].sum():.2f} of the mass", fontsize=12)
+        ax.tick_params(axis="x", labelsize=10)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.set_visible(False)
     fig.tight_layout()
     return fig
 
@@ -105,7 +104,8 @@ def plot_sweep(table, x: str = "temperature", quality: str = "rougeL", diversity
     twin.set_ylabel(diversity, color=THEORY)
     ax.set_ylim(bottom=0)
     twin.set_ylim(0, 1.05)  # distinct-n is a share
-    ax.legend(handles=ax.get_lines() + twin.get_lines(), fontsize=8, loc="lower right")
+    # Below the axes, where no point can be: inside, a curve may pass anywhere.
+    ax.legend(handles=ax.get_lines() + twin.get_lines(), loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig

@@ -3,7 +3,7 @@ import warnings
 import pytest
 from datasets import Dataset
 
-from labs_helpers import LabsError
+from labs_helpers import LabsError, prompting
 from labs_helpers.prompting import (
     SHOT_END,
     TEMPLATES,
@@ -137,3 +137,29 @@ def test_lab_rows_on_a_small_split_uses_distinct_dialogues(sample, capsys):
     assert lab_rows(test, [200, 40]) == {200: rows[200], 40: rows[40]}
     with pytest.raises(LabsError, match="fewer than the 11 rows"):
         lab_rows(test, list(range(100, 1200, 100)))
+
+
+def test_fit_dialogue_keeps_instruction_and_cue_of_a_long_dialogue(model_and_tokenizer, dataset):
+    _, tokenizer = model_and_tokenizer
+    short = "#Person1#: Hi.\n#Person2#: Hello."
+    assert prompting.fit_dialogue(tokenizer, "finetune", short, 512) == prompting.format_prompt("finetune", short)
+    long_dialogue = "\n".join([f"#Person1#: Sentence number {i} of a very long talk." for i in range(200)])
+    fitted = prompting.fit_dialogue(tokenizer, "finetune", long_dialogue, 100)
+    assert len(tokenizer(fitted).input_ids) <= 100
+    assert fitted.startswith("Summarize the following conversation.\n\n#Person1#: Sentence number 0")
+    assert fitted.endswith("\n\nSummary: ")  # the cue survives; a truncating tokenizer would have cut it
+    kept = fitted.removeprefix("Summarize the following conversation.\n\n").removesuffix("\n\nSummary: ")
+    assert long_dialogue.startswith(kept) and len(kept) < len(long_dialogue)
+    # It uses the room: one more token of dialogue would not fit.
+    assert len(tokenizer(fitted).input_ids) >= 95
+    cut = tokenizer(prompting.format_prompt("finetune", long_dialogue), truncation=True, max_length=100).input_ids
+    assert not tokenizer.decode(cut, skip_special_tokens=True).endswith("Summary:")
+    with pytest.raises(LabsError, match="template alone"):
+        prompting.fit_dialogue(tokenizer, "finetune", long_dialogue, 3)
+
+
+def test_prompts_over_counts_long_dialogues(model_and_tokenizer):
+    _, tokenizer = model_and_tokenizer
+    dialogues = ["#Person1#: Hi.", "#Person1#: " + "word " * 600]
+    assert prompting.prompts_over(tokenizer, "finetune", dialogues, 512) == 1
+    assert prompting.prompts_over(tokenizer, "finetune", dialogues, 10_000) == 0
