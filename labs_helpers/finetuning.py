@@ -16,7 +16,7 @@ from . import course
 from .errors import LabsError
 from .lora import add_lora
 from .prompting import format_prompt
-from .runs import FINAL, check_output_dir, find_checkpoint, new_run_folder
+from .runs import FINAL, check_output_dir, find_checkpoint, new_run_folder, resume_folder
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -232,6 +232,7 @@ def finetune(
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, Trainer, set_seed
 
     checkpoint = find_checkpoint(resume) if resume is not None else None
+    own_folder = resume_folder(checkpoint, output_dir) if checkpoint is not None else None  # refuse before loading
     set_seed(plan.seed)
     tokenizer = AutoTokenizer.from_pretrained(plan.model)
     model = AutoModelForSeq2SeqLM.from_pretrained(plan.model, dtype="float32")
@@ -239,7 +240,7 @@ def finetune(
         model = add_lora(model, course.lora_config(**plan.lora))
     # The folder comes last, so that bad options above leave no empty run behind.
     if checkpoint is not None:
-        folder = check_output_dir(output_dir if output_dir is not None else Path(checkpoint).parent, resume=True)
+        folder = check_output_dir(own_folder, resume=True)
     elif output_dir is not None:
         folder = check_output_dir(output_dir)
     elif runs_parent is not None:

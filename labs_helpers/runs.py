@@ -88,6 +88,17 @@ def find_checkpoint(path: str | Path) -> str:
     )
 
 
+def resume_folder(checkpoint: str | Path, output_dir: str | Path | None = None) -> Path:
+    """The folder a resumed run writes into: the run that holds ``checkpoint``, never another one."""
+    own = Path(checkpoint).resolve().parent
+    if output_dir is not None and Path(output_dir).expanduser().resolve() != own:
+        raise LabsError(
+            f"--resume {checkpoint} continues the run in {own}, but --output-dir is {output_dir}: a resumed run "
+            "writes only into its own folder. Leave --output-dir out, or set it to that run's folder."
+        )
+    return own
+
+
 def latest_final(parent: str | Path) -> Path | None:
     """The ``final`` model folder of the newest finished run under ``parent``, or None."""
     finals = [

@@ -1,0 +1,80 @@
+"""Issue #16, class 1: bad input never costs earlier work (other runs, checkpoints, the stand-in cache).
+
+Each case asserts the one-sentence message (exit status 2 on the command line, LabsError in Python)
+and that no file written before it changed.
+"""
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from labs_helpers import LabsError
+from labs_helpers.settings import get_settings
+from labs_helpers.train import main
+
+TINY = ["--steps", "2", "--examples", "4", "--eval-examples", "2", "--batch-size", "2", "--max-input-tokens", "48"]
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` with a hash of its bytes."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(Path(folder).rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def env(settings, standin_path, monkeypatch, tmp_path):
+    """The CLI's settings: offline, the session's stand-in cache, a private run folder."""
+    for name, value in {
+        "LABS_PROFILE": "offline",
+        "LABS_STANDIN": "instant",
+        "LABS_DATASET": settings.dataset,
+        "LABS_CACHE": str(settings.cache_dir),
+        "LABS_RUN_DIR": str(tmp_path / "runs"),
+        "LABS_DEVICE": "cpu",
+        "LABS_DTYPE": "float32",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("LABS_MODEL", raising=False)
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def one_sentence(err: str, message: str) -> None:
+    """The error output names the problem in one message, without a traceback."""
+    assert message in err, err
+    assert "Traceback" not in err
+
+
+def test_resume_refuses_to_write_into_another_runs_folder(env, capsys):
+    a, b = env / "run-a", env / "run-b"
+    assert main(["full", "--output-dir", str(a), *TINY]) == 0
+    assert main(["full", "--output-dir", str(b), *TINY]) == 0
+    before_a, before_b = snapshot(a), snapshot(b)
+    capsys.readouterr()
+    assert main(["full", "--resume", str(a), "--output-dir", str(b), *TINY]) == 2
+    one_sentence(capsys.readouterr().err, "a resumed run writes only into its own folder")
+    assert main(["full", "--resume", str(a / "checkpoint-2"), "--output-dir", str(env / "new"), *TINY]) == 2
+    assert not (env / "new").exists()
+    assert snapshot(a) == before_a and snapshot(b) == before_b
+    # Resuming into its own folder (named or not) is what --resume is for.
+    assert main(["full", "--resume", str(a), "--output-dir", str(a), "--steps", "3", *TINY[2:]]) == 0
+    assert json.loads((a / "train_summary.json").read_text())["steps"] == 3
+    assert snapshot(b) == before_b
+
+
+def test_finetune_in_python_refuses_the_same(env, dataset, standin_path):
+    from labs_helpers.finetuning import FinetunePlan, finetune
+
+    plan = FinetunePlan("full", standin_path, 1e-3, 2, 2, 2, 4, 2, seed=0)
+    a = finetune(plan, dataset, output_dir=env / "a").output_dir
+    b = finetune(plan, dataset, output_dir=env / "b").output_dir
+    before_b = snapshot(b)
+    with pytest.raises(LabsError, match="writes only into its own folder"):
+        finetune(plan, dataset, output_dir=b, resume=a)
+    assert snapshot(b) == before_b
