@@ -9,14 +9,16 @@ budgets, the ``TrainingArguments`` made from it, and the loss history.
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from . import course
 from .errors import LabsError
 from .lora import add_lora
+from .profiles import MAX_LEARNING_RATE
 from .prompting import format_prompt
-from .runs import FINAL, check_output_dir, find_checkpoint, new_run_folder, resume_folder
+from .runs import FINAL, check_output_dir, find_checkpoint, new_run_folder, resume_folder, stop_if_not_finite
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -58,6 +60,11 @@ class FinetunePlan:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise LabsError(f"Unknown kind {self.kind!r}: use 'full' (every weight) or 'lora' (a LoRA adapter).")
+        if not (math.isfinite(self.learning_rate) and 0 < self.learning_rate <= MAX_LEARNING_RATE):
+            raise LabsError(
+                f"learning_rate={self.learning_rate}: use a number above 0 and at most {MAX_LEARNING_RATE:g} "
+                f"(the lab's: full {course.FULL_LEARNING_RATE:g}, LoRA {course.LORA_LEARNING_RATE:g})."
+            )
 
     @classmethod
     def from_settings(cls, kind: str, settings: Settings, model: str, **overrides: Any) -> FinetunePlan:
@@ -182,6 +189,7 @@ def training_arguments(output_dir: str | Path, plan: FinetunePlan) -> TrainingAr
         seed=plan.seed,
         data_seed=plan.seed,
         report_to="none",
+        logging_nan_inf_filter=False,  # log a NaN loss as NaN (the filter reports it as 0.0), so it is caught
     )
 
 
@@ -257,7 +265,7 @@ def finetune(
         eval_dataset=data["validation"],
         data_collator=make_collator(tokenizer, model),
         processing_class=tokenizer,
-        callbacks=list(callbacks),
+        callbacks=[stop_if_not_finite(), *callbacks],  # a NaN run stops before final/ is saved
     )
     trainer.train(resume_from_checkpoint=checkpoint)
     final = Path(folder) / FINAL

@@ -7,6 +7,7 @@ from .errors import LabsError
 
 PROFILES = ("auto", "course", "offline")
 STANDINS = ("instant", "pretrained")
+MAX_LEARNING_RATE = 1.0  # Adam moves each weight by about lr per step: above 1 every run diverges
 
 # Sizes and learning rates. ``course`` follows the lab where it makes sense (10 test
 # dialogues in the lab's ROUGE cell; we use 50 unique ones; its learning rates).

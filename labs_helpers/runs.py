@@ -1,7 +1,8 @@
-"""Run folders that are never overwritten, checkpoints to resume from, and a simulated interruption."""
+"""Run folders that are never overwritten, checkpoints to resume from, a guard against NaN, a simulated crash."""
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -123,3 +124,31 @@ def interrupt_after(step: int):
                 raise SimulatedInterruption(f"training interrupted after the checkpoint of step {state.global_step}")
 
     return InterruptAfter()
+
+
+def stop_if_not_finite():
+    """A ``TrainerCallback`` that stops training with a LabsError once a loss or a trained weight is not finite."""
+    from transformers import TrainerCallback
+
+    def stop(what: str, step: int, args) -> None:
+        raise LabsError(
+            f"Training stopped at step {step}: {what} is not finite (learning rate {args.learning_rate:g} too high?), "
+            "so nothing was saved as final/. Lower the learning rate (--lr, LABS_FULL_LR or LABS_LORA_LR) "
+            "and start a new run."
+        )
+
+    class StopIfNotFinite(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            for key in ("loss", "eval_loss"):
+                value = (logs or {}).get(key)
+                if value is not None and not math.isfinite(float(value)):
+                    stop(f"the {key.replace('_', ' ')} ({value})", state.global_step, args)
+
+        def on_step_end(self, args, state, control, model=None, **kwargs):
+            import torch
+
+            trained = [p for p in model.parameters() if p.requires_grad] if model is not None else []
+            if trained and not all(bool(torch.isfinite(p).all()) for p in trained):
+                stop("a weight", state.global_step, args)
+
+    return StopIfNotFinite()

@@ -36,17 +36,19 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import os
 from pathlib import Path
 from typing import Mapping
 
 from . import course
 from .errors import LabsError
-from .profiles import PROFILES, SIZES, STANDINS, resolve_profile
+from .profiles import MAX_LEARNING_RATE, PROFILES, SIZES, STANDINS, resolve_profile
 from .standin.card import RUN_CARD_NOTES
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = KIT_ROOT / "data"
+MAX_SEED = 2**32 - 1  # numpy's seeds are 32-bit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,11 +140,17 @@ def _number(env: Mapping[str, str], name: str, default, parse, what: str, valid,
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    return _number(env, name, default, int, "a whole number", lambda v: v >= 1 or name == "LABS_SEED", "at least 1")
+    return _number(env, name, default, int, "a whole number", lambda v: v >= 1, "at least 1")
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    return _number(env, name, default, float, "a number", lambda v: v > 0, "above 0")
+def _seed(env: Mapping[str, str]) -> int:
+    """LABS_SEED within what numpy accepts (0 to 2**32 - 1)."""
+    return _number(env, "LABS_SEED", 42, int, "a whole number", lambda v: 0 <= v <= MAX_SEED, f"0 to {MAX_SEED}")
+
+
+def _float(env: Mapping[str, str], name: str, default: float, most: float = math.inf) -> float:
+    bound = "a finite number above 0" + (f" and at most {most:g}" if math.isfinite(most) else "")
+    return _number(env, name, default, float, "a number", lambda v: math.isfinite(v) and 0 < v <= most, bound)
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
@@ -155,7 +163,7 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default
 def _resolve_profile(env: Mapping[str, str], model: str) -> tuple[str, str]:
     """The profile asked for in ``env``, resolved: ``course`` or ``offline``, and why."""
     requested = _choice(env, "LABS_PROFILE", PROFILES, "auto")
-    return resolve_profile(requested, model, float(env.get("LABS_HUB_TIMEOUT") or 3))
+    return resolve_profile(requested, model, _float(env, "LABS_HUB_TIMEOUT", 3, most=600))
 
 
 def _pick_device(env: Mapping[str, str]) -> str:
@@ -195,7 +203,7 @@ def make_settings(env: Mapping[str, str] | None = None) -> Settings:
         model=model,
         standin=standin,
         dataset=dataset,
-        seed=_int(env, "LABS_SEED", 42),
+        seed=_seed(env),
         device=device,
         dtype=dtype,
         n_eval=_int(env, "LABS_N_EVAL", sizes["n_eval"]),
@@ -204,8 +212,8 @@ def make_settings(env: Mapping[str, str] | None = None) -> Settings:
         batch_size=_int(env, "LABS_BATCH_SIZE", sizes["batch_size"]),
         eval_batch_size=_int(env, "LABS_EVAL_BATCH_SIZE", sizes["eval_batch_size"]),
         max_new_tokens=_int(env, "LABS_MAX_NEW_TOKENS", sizes["max_new_tokens"]),
-        full_lr=_float(env, "LABS_FULL_LR", sizes["full_lr"]),
-        lora_lr=_float(env, "LABS_LORA_LR", sizes["lora_lr"]),
+        full_lr=_float(env, "LABS_FULL_LR", sizes["full_lr"], most=MAX_LEARNING_RATE),
+        lora_lr=_float(env, "LABS_LORA_LR", sizes["lora_lr"], most=MAX_LEARNING_RATE),
         cache_dir=Path(env.get("LABS_CACHE") or Path.home() / ".cache" / "labs-kit").expanduser(),
         run_dir=Path(env.get("LABS_RUN_DIR") or default_run_dir).expanduser(),
     )

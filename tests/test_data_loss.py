@@ -78,3 +78,56 @@ def test_finetune_in_python_refuses_the_same(env, dataset, standin_path):
     with pytest.raises(LabsError, match="writes only into its own folder"):
         finetune(plan, dataset, output_dir=b, resume=a)
     assert snapshot(b) == before_b
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--lr", "nan"], "argument --lr: must be a number above 0 and at most 1, not 'nan'"),
+        (["--lr", "inf"], "argument --lr: must be a number above 0 and at most 1, not 'inf'"),
+        (["--lr", "1e6"], "argument --lr: must be a number above 0 and at most 1, not '1e6'"),
+        (["--lr", "-1"], "argument --lr: must be a number above 0"),
+    ],
+)
+def test_a_non_finite_or_absurd_learning_rate_is_refused_up_front(env, capsys, args, message):
+    assert main(["full", *TINY, *args]) == 2
+    one_sentence(capsys.readouterr().err, message)
+    assert not (env / "runs").exists()
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-1e-3", "5"])
+def test_a_non_finite_learning_rate_setting_is_refused(env, capsys, monkeypatch, value):
+    monkeypatch.setenv("LABS_FULL_LR", value)
+    assert main(["full", *TINY]) == 2
+    one_sentence(capsys.readouterr().err, f"LABS_FULL_LR={value} must be a finite number above 0 and at most 1.")
+    assert not (env / "runs").exists()
+
+
+def test_a_run_whose_weights_turn_nan_stops_and_publishes_nothing(env, dataset, standin_path):
+    import torch
+    from transformers import TrainerCallback
+
+    from labs_helpers.finetuning import FinetunePlan, finetune
+
+    class Poison(TrainerCallback):  # what a diverging optimizer does, made certain
+        def on_step_begin(self, args, state, control, model=None, **kwargs):
+            if state.global_step == 1:
+                with torch.no_grad():
+                    next(model.parameters()).fill_(float("nan"))
+
+    plan = FinetunePlan("full", standin_path, 1e-3, 4, 2, 2, 8, 2, seed=0)
+    with pytest.raises(LabsError, match=r"Training stopped at step 2: a weight is not finite .* nothing was saved"):
+        finetune(plan, dataset, output_dir=env / "nan-run", callbacks=[Poison()])
+    assert not (env / "nan-run" / "final").exists()
+
+
+def test_a_nan_loss_in_the_log_stops_training():
+    from transformers import TrainerControl, TrainerState, TrainingArguments
+
+    from labs_helpers.runs import stop_if_not_finite
+
+    guard, state = stop_if_not_finite(), TrainerState(global_step=7)
+    args = TrainingArguments(output_dir="unused", learning_rate=0.5, report_to="none")
+    guard.on_log(args, state, TrainerControl(), logs={"loss": 1.5, "eval_loss": 2.0})
+    with pytest.raises(LabsError, match=r"step 7: the loss \(nan\) is not finite \(learning rate 0.5 too high\?\)"):
+        guard.on_log(args, state, TrainerControl(), logs={"loss": float("nan")})

@@ -45,7 +45,7 @@ def test_sizes_and_learning_rates_follow_the_model():
     assert course.standin is None and course.full_lr == instant.full_lr
     with pytest.raises(LabsError, match="LABS_FULL_LR='fast' is not a number"):
         make_settings({"LABS_PROFILE": "offline", "LABS_FULL_LR": "fast"})
-    with pytest.raises(LabsError, match="LABS_LORA_LR=0 must be above 0"):
+    with pytest.raises(LabsError, match="LABS_LORA_LR=0 must be a finite number above 0"):
         make_settings({"LABS_PROFILE": "offline", "LABS_LORA_LR": "0"})
 
 
