@@ -131,3 +131,53 @@ def test_a_nan_loss_in_the_log_stops_training():
     guard.on_log(args, state, TrainerControl(), logs={"loss": 1.5, "eval_loss": 2.0})
     with pytest.raises(LabsError, match=r"step 7: the loss \(nan\) is not finite \(learning rate 0.5 too high\?\)"):
         guard.on_log(args, state, TrainerControl(), logs={"loss": float("nan")})
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _drop_checksums(folder: Path) -> None:
+    """A marker as written before checksums were recorded."""
+    marker = folder / "STANDIN_COMPLETE.json"
+    marker.write_text(json.dumps({k: v for k, v in json.loads(marker.read_text()).items() if k != "files"}))
+
+
+@pytest.mark.parametrize(
+    "damage, problem",
+    [
+        (lambda f: _truncate(f / "model.safetensors"), "model.safetensors is not the file that was built"),
+        (lambda f: _truncate(f / "tokenizer.json"), "tokenizer.json is not the file that was built"),
+        (lambda f: (f / "config.json").unlink(), "config.json is missing"),
+        (lambda f: (f / "STANDIN_COMPLETE.json").write_text("{ half"), "STANDIN_COMPLETE.json is unreadable"),
+        (lambda f: (_drop_checksums(f), _truncate(f / "model.safetensors")), "model.safetensors is truncated"),
+        (lambda f: (_drop_checksums(f), _truncate(f / "tokenizer.json")), "tokenizer.json cannot be read"),
+    ],
+)
+def test_a_damaged_cached_standin_is_noticed_and_rebuilt(tmp_path, sample, capsys, damage, problem):
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    from labs_helpers import resolve_model
+    from labs_helpers.settings import make_settings
+
+    settings = make_settings(
+        {"LABS_PROFILE": "offline", "LABS_STANDIN": "instant", "LABS_CACHE": str(tmp_path), "LABS_DEVICE": "cpu"}
+    )
+    folder = Path(resolve_model(settings, sample))
+    built = (folder / "model.safetensors").read_bytes()
+    damage(folder)
+    capsys.readouterr()
+    assert resolve_model(settings, sample) == str(folder)
+    assert f"The cached stand-in in {folder} is damaged ({problem}" in capsys.readouterr().err
+    assert (folder / "model.safetensors").read_bytes() == built  # rebuilt, the same model (same seed)
+    AutoTokenizer.from_pretrained(folder)
+    AutoModelForSeq2SeqLM.from_pretrained(folder)
+    assert resolve_model(settings, sample) == str(folder) and "damaged" not in capsys.readouterr().err
+
+
+def test_an_old_marker_without_checksums_is_still_trusted_when_the_files_are_whole(tmp_path, sample):
+    from labs_helpers.standin import cache, instant
+
+    folder = instant.build_instant(instant.training_texts(sample), tmp_path / "standin", seed=0)
+    _drop_checksums(folder)
+    assert cache.is_complete(folder) and cache.damage(folder) is None
