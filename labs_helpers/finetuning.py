@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from . import course
 from .errors import LabsError
 from .lora import add_lora
+from .models import check_model
 from .profiles import MAX_LEARNING_RATE
 from .prompting import format_prompt
 from .runs import FINAL, check_output_dir, find_checkpoint, new_run_folder, resume_folder, stop_if_not_finite
@@ -241,6 +242,7 @@ def finetune(
 
     checkpoint = find_checkpoint(resume) if resume is not None else None
     own_folder = resume_folder(checkpoint, output_dir) if checkpoint is not None else None  # refuse before loading
+    check_model(plan.model, "model")
     set_seed(plan.seed)
     tokenizer = AutoTokenizer.from_pretrained(plan.model)
     model = AutoModelForSeq2SeqLM.from_pretrained(plan.model, dtype="float32")

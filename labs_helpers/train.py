@@ -129,7 +129,7 @@ def _train(args: argparse.Namespace) -> TrainOutcome:
     """The settings (the entry point reads them), the options on top, then one ``finetune`` call."""
     from .data import load_dialogsum
     from .finetuning import FinetunePlan, finetune
-    from .models import resolve_model
+    from .models import check_model, resolve_model
     from .settings import get_settings
 
     settings = get_settings()
@@ -150,7 +150,7 @@ def _train(args: argparse.Namespace) -> TrainOutcome:
     plan = FinetunePlan.from_settings(
         args.kind,
         settings,
-        args.model or resolve_model(settings, dataset),
+        check_model(args.model, "--model") if args.model else resolve_model(settings, dataset),
         learning_rate=args.lr,
         weight_decay=args.weight_decay,
         steps=args.steps,
