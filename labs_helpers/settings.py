@@ -172,11 +172,33 @@ def _pick_device(env: Mapping[str, str]) -> str:
     return pick_device(env.get("LABS_DEVICE") or None)
 
 
-def make_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Build settings from ``env`` (default: ``os.environ``); use ``get_settings`` in notebooks."""
+def _local(value: str, base: Path, folder_only: bool = False) -> str:
+    """``value`` made absolute against ``base`` when it names a path; a Hub id stays as it is."""
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        return str(path)
+    reads_as_path = value.startswith(".") or value.count("/") > 1 or (folder_only and "/" not in value)
+    return str((base / path).resolve()) if reads_as_path or (base / path).exists() else value
+
+
+def _absolute(env: Mapping[str, str], base: Path) -> dict[str, str]:
+    """The path settings of ``env`` made absolute against ``base``, once, so every notebook reads them alike."""
+    fixed = dict(env)
+    if env.get("LABS_MODEL"):
+        fixed["LABS_MODEL"] = _local(env["LABS_MODEL"], base)
+    if env.get("LABS_DATASET"):
+        fixed["LABS_DATASET"] = _local(env["LABS_DATASET"], base, folder_only=True)  # Hub datasets are owner/name
+    for name in ("LABS_CACHE", "LABS_RUN_DIR"):
+        if env.get(name):
+            fixed[name] = str((base / Path(env[name]).expanduser()).resolve())
+    return fixed
+
+
+def make_settings(env: Mapping[str, str] | None = None, base: Path | None = None) -> Settings:
+    """Build settings from ``env`` (default: ``os.environ``), relative paths against ``base`` (default: the cwd)."""
     from .device import pick_dtype
 
-    env = os.environ if env is None else env
+    env = _absolute(os.environ if env is None else env, Path.cwd() if base is None else Path(base))
     course_model = env.get("LABS_MODEL") or course.MODEL
     profile, note = _resolve_profile(env, course_model)
 

@@ -101,12 +101,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="bf16 autocast (default: on where LABS_DTYPE is bfloat16, e.g. recent GPUs)",
     )
     precision.add_argument("--fp32", dest="bf16", action="store_false", help="full fp32 (deterministic on CPU)")
-    lora = parser.add_argument_group("LoRA (kind lora)")
+    _add_lora_options(parser.add_argument_group("LoRA (kind lora)"))
+    return parser
+
+
+def _add_lora_options(lora) -> None:
+    """The LoRA options (defaults: the lab's LoraConfig)."""
     lora.add_argument("--r", type=_positive_int, default=course.LORA["r"], help="rank")
     lora.add_argument("--alpha", type=_positive_int, default=course.LORA["lora_alpha"], help="lora_alpha")
     lora.add_argument("--dropout", type=_dropout, default=course.LORA["lora_dropout"], help="lora_dropout")
     lora.add_argument("--target-modules", nargs="+", default=course.LORA["target_modules"], help="module names")
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
