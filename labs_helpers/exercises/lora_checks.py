@@ -30,6 +30,7 @@ def lora_reference(model, r: int, target_modules: Sequence[str]) -> int:
     return sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
 
 
+@call.guard("05.1")
 def check_lora_count(function: Callable, model) -> Feedback:
     """Exercise 05.1: predict LoRA's trainable parameters without peft."""
     ex = "05.1"
@@ -63,6 +64,7 @@ def paired_bootstrap_reference(before: Sequence[float], after: Sequence[float], 
     return float((a[idx].mean(1) > b[idx].mean(1)).mean())
 
 
+@call.guard("05.2")
 def check_paired_bootstrap(function: Callable) -> Feedback:
     """Exercise 05.2: a paired bootstrap of per-example ROUGE before and after fine-tuning."""
     ex = "05.2"
