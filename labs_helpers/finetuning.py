@@ -19,7 +19,15 @@ from .lora import add_lora
 from .models import check_model
 from .profiles import MAX_LEARNING_RATE
 from .prompting import format_prompt
-from .runs import FINAL, check_output_dir, find_checkpoint, new_run_folder, resume_folder, stop_if_not_finite
+from .runs import (
+    FINAL,
+    check_output_dir,
+    find_checkpoint,
+    new_run_folder,
+    on_main_process,
+    resume_folder,
+    stop_if_not_finite,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -248,15 +256,8 @@ def finetune(
     model = AutoModelForSeq2SeqLM.from_pretrained(plan.model, dtype="float32")
     if plan.kind == "lora":
         model = add_lora(model, course.lora_config(**plan.lora))
-    # The folder comes last, so that bad options above leave no empty run behind.
-    if checkpoint is not None:
-        folder = check_output_dir(own_folder, resume=True)
-    elif output_dir is not None:
-        folder = check_output_dir(output_dir)
-    elif runs_parent is not None:
-        folder = new_run_folder(runs_parent, plan.kind)
-    else:
-        raise LabsError("finetune needs an output_dir or a runs_parent to create the run folder in.")
+    # The folder comes last, so that bad options above leave no empty run behind; the main process makes it.
+    folder = on_main_process(lambda: _run_folder(plan.kind, own_folder, output_dir, runs_parent), plan.device == "cpu")
     data = prepare_data(
         dataset, tokenizer, plan.train_examples, plan.eval_examples, plan.max_input_tokens, plan.max_target_tokens
     )
@@ -273,3 +274,14 @@ def finetune(
     final = Path(folder) / FINAL
     trainer.save_model(str(final))  # the main process writes: model (full) or adapter (LoRA) + tokenizer
     return TrainOutcome(Path(folder), final, loss_history(trainer), trainer)
+
+
+def _run_folder(kind: str, resumed: Path | None, output_dir: str | Path | None, runs_parent: str | Path | None) -> Path:
+    """The folder this run writes into: the resumed run's, ``output_dir`` (new or empty), or a new numbered one."""
+    if resumed is not None:
+        return check_output_dir(resumed, resume=True)
+    if output_dir is not None:
+        return check_output_dir(output_dir)
+    if runs_parent is not None:
+        return new_run_folder(runs_parent, kind)
+    raise LabsError("finetune needs an output_dir or a runs_parent to create the run folder in.")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 from pathlib import Path
+from typing import Callable
 
 from .errors import LabsError
 
@@ -98,6 +100,30 @@ def resume_folder(checkpoint: str | Path, output_dir: str | Path | None = None) 
             "writes only into its own folder. Leave --output-dir out, or set it to that run's folder."
         )
     return own
+
+
+def on_main_process(decide: Callable[[], Path], cpu: bool) -> Path:
+    """``decide()`` on the main process only, its answer (or its LabsError) shared with every process of a launch.
+
+    Under torchrun or accelerate launch every process runs the same code; a run folder must be made once.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return decide()
+    from accelerate import PartialState
+    from accelerate.utils import broadcast_object_list
+
+    state = PartialState(cpu=cpu)
+    answer: list = [None]
+    if state.is_main_process:
+        try:
+            answer[0] = ("ok", decide())
+        except LabsError as error:
+            answer[0] = ("error", str(error))
+    broadcast_object_list(answer, from_process=0)
+    outcome, value = answer[0]
+    if outcome == "error":
+        raise LabsError(value)
+    return value
 
 
 def latest_final(parent: str | Path) -> Path | None:
