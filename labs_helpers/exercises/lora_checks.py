@@ -7,6 +7,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .. import course
+from ..lora import add_lora
 from .feedback import Feedback, caller, failer
 
 HINTS = {
@@ -23,10 +24,8 @@ def lora_reference(model, r: int, target_modules: Sequence[str]) -> int:
     """LoRA's trainable parameters, counted by peft itself on a copy of the model."""
     import copy
 
-    from peft import get_peft_model
-
     config = course.lora_config(r=r, lora_alpha=r, target_modules=list(target_modules))
-    peft_model = get_peft_model(copy.deepcopy(model), config)
+    peft_model = add_lora(copy.deepcopy(model), config)
     return sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
 
 
