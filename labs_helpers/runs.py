@@ -174,7 +174,8 @@ def stop_if_not_finite():
             import torch
 
             trained = [p for p in model.parameters() if p.requires_grad] if model is not None else []
-            if trained and not all(bool(torch.isfinite(p).all()) for p in trained):
+            # One device sync per step: a flag per tensor, stacked (a per-tensor bool() would sync each time).
+            if trained and not bool(torch.stack([torch.isfinite(p).all() for p in trained]).all()):
                 stop("a weight", state.global_step, args)
 
     return StopIfNotFinite()
