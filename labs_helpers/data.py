@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parque
 ORIGINAL_FILES = {"train": "dialogsum.train.jsonl", "validation": "dialogsum.dev.jsonl", "test": "dialogsum.test.jsonl"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
+_FILE_FIX = "Each split's file needs a header (id, dialogue, summary, topic) and at least one row, in UTF-8."
 _FIX = (
     "Point LABS_DATASET at a folder with train/validation/test files (csv, json, jsonl or parquet), "
     "or unset it to use the sample in data/."
@@ -67,10 +69,52 @@ def _load_hub_layout(folder: Path):
     parts = {}
     for split in SPLITS:
         file = _split_file(folder, split)
-        loaded = load_dataset(FORMATS[file.suffix], data_files={split: str(file)}, split=split)
+        _check_text(file)
+        try:
+            loaded = load_dataset(FORMATS[file.suffix], data_files={split: str(file)}, split=split)
+        except Exception as error:  # pandas' or pyarrow's parser errors, whatever their type
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[-1][:120]
+            raise LabsError(f"{file} could not be read as {FORMATS[file.suffix]} ({reason}). {_FILE_FIX}") from None
         _require_columns(loaded.column_names, file)
+        _require_cells(loaded, file)
         parts[split] = loaded
     return _checked(DatasetDict(parts), str(folder))
+
+
+def _check_text(file: Path, json_lines: bool = True) -> None:
+    """An empty file, bytes that are not UTF-8, or a JSON line that is not JSON: one sentence with the line."""
+    if file.stat().st_size == 0:
+        raise LabsError(f"{file} is empty. {_FILE_FIX}")
+    if file.suffix == ".parquet":
+        return
+    raw = file.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise LabsError(f"{file}, line {line}: these bytes are not UTF-8 text. Save the file as UTF-8.") from None
+    if sum(1 for line in text.splitlines() if line.strip()) <= (file.suffix == ".csv"):
+        raise LabsError(f"{file} has no rows (a header only?). {_FILE_FIX}")
+    if json_lines and (file.suffix == ".jsonl" or (file.suffix == ".json" and not text.lstrip().startswith("["))):
+        for number, line in enumerate(text.splitlines(), start=1):
+            try:
+                if line.strip() and not isinstance(json.loads(line), dict):
+                    raise ValueError("not an object")
+            except ValueError as error:
+                raise LabsError(
+                    f"{file}, line {number}: not a JSON object ({error}). Fix or delete that line."
+                ) from None
+
+
+def _require_cells(split, where: Any) -> None:
+    """Every row has a dialogue and a summary, as text: never a training run on the text 'None'."""
+    if len(split) == 0:
+        raise LabsError(f"{where} has no rows (a header only?). {_FILE_FIX}")
+    for column in ("dialogue", "summary"):
+        for row, value in enumerate(split[column], start=1):
+            if not isinstance(value, str) or not value.strip():
+                what = "empty" if value is None or not str(value).strip() else f"not text ({value!r})"
+                raise LabsError(f"{where}, row {row}: the '{column}' cell is {what}. Fill it in or delete that row.")
 
 
 def _require_columns(columns: list[str], where: Any) -> None:
@@ -90,10 +134,12 @@ def _checked(dataset, where: str):
         raise LabsError(f"{where}: missing split {', '.join(repr(m) for m in missing)}. {_FIX}")
     for split in SPLITS:
         _require_columns(dataset[split].column_names, f"{where} ({split})")
+        _require_cells(dataset[split], f"{where} ({split})")
     return DatasetDict({s: dataset[s].select_columns(list(COLUMNS)) for s in SPLITS})
 
 
 def _read_literal_lines(file: Path) -> list[dict]:
+    _check_text(file, json_lines=False)  # Python dict literals, one a line
     rows = []
     for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -122,7 +168,7 @@ def _load_original(folder: Path):
                 for key in keys:
                     n = key[len("summary") :]
                     rows["id"].append(f"{record['fname']}_{n}")
-                    rows["dialogue"].append(record["dialogue"])
+                    rows["dialogue"].append(record.get("dialogue"))
                     rows["summary"].append(record[key])
                     rows["topic"].append(record.get(f"topic{n}", ""))
             else:
@@ -135,6 +181,7 @@ def _load_original(folder: Path):
                 for column in COLUMNS[1:]:
                     rows[column].append(record[column])
         parts[split] = Dataset.from_dict(rows)
+        _require_cells(parts[split], file)
     return DatasetDict(parts)
 
 

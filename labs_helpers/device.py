@@ -17,10 +17,16 @@ def pick_device(requested: str | None = None) -> str:
         "cpu": True,
     }
     if requested:
-        kind = requested.split(":")[0]
-        if kind not in available:
+        kind, _, index = requested.partition(":")
+        if kind not in available or not (index == "" and ":" not in requested or index.isdigit()):
             raise LabsError(
-                f"LABS_DEVICE={requested!r} is not a device this kit knows. Use cuda, mps or cpu, or unset it."
+                f"LABS_DEVICE={requested!r} is not a device this kit knows. "
+                "Use cuda, cuda:N (N a GPU's number), mps or cpu, or unset it."
+            )
+        if kind == "cuda" and available["cuda"] and int(index or 0) >= torch.cuda.device_count():
+            raise LabsError(
+                f"LABS_DEVICE={requested!r}, but this machine has {torch.cuda.device_count()} GPU(s), "
+                "numbered from 0. Choose one of those, or unset LABS_DEVICE."
             )
         if not available[kind]:
             raise LabsError(

@@ -81,7 +81,20 @@ def check_environment(settings: Settings) -> list[Check]:
         checks.append(Check("dataset", True, f"{settings.dataset}: {sizes}"))
     except LabsError as error:
         checks.append(Check("dataset", False, settings.dataset, str(error)))
+    checks.append(check_model_setting(settings))
     return checks
+
+
+def check_model_setting(settings: Settings) -> Check:
+    """The model: the stand-in (built on first use), or a folder or Hub id that must be an encoder-decoder model."""
+    from .models import check_model
+
+    if settings.uses_standin:
+        return Check("model", True, f"{settings.model_label}, built in {settings.cache_dir} on first use")
+    try:
+        return Check("model", True, check_model(settings.model))
+    except LabsError as error:
+        return Check("model", False, settings.model, str(error))
 
 
 def report(checks: list[Check]) -> str:

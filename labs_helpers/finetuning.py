@@ -9,14 +9,25 @@ budgets, the ``TrainingArguments`` made from it, and the loss history.
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from . import course
 from .errors import LabsError
 from .lora import add_lora
+from .models import check_model
+from .profiles import MAX_LEARNING_RATE
 from .prompting import format_prompt
-from .runs import FINAL, check_output_dir, find_checkpoint, new_run_folder
+from .runs import (
+    FINAL,
+    check_output_dir,
+    find_checkpoint,
+    new_run_folder,
+    on_main_process,
+    resume_folder,
+    stop_if_not_finite,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -58,6 +69,11 @@ class FinetunePlan:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise LabsError(f"Unknown kind {self.kind!r}: use 'full' (every weight) or 'lora' (a LoRA adapter).")
+        if not (math.isfinite(self.learning_rate) and 0 < self.learning_rate <= MAX_LEARNING_RATE):
+            raise LabsError(
+                f"learning_rate={self.learning_rate}: use a number above 0 and at most {MAX_LEARNING_RATE:g} "
+                f"(the lab's: full {course.FULL_LEARNING_RATE:g}, LoRA {course.LORA_LEARNING_RATE:g})."
+            )
 
     @classmethod
     def from_settings(cls, kind: str, settings: Settings, model: str, **overrides: Any) -> FinetunePlan:
@@ -182,6 +198,7 @@ def training_arguments(output_dir: str | Path, plan: FinetunePlan) -> TrainingAr
         seed=plan.seed,
         data_seed=plan.seed,
         report_to="none",
+        logging_nan_inf_filter=False,  # log a NaN loss as NaN (the filter reports it as 0.0), so it is caught
     )
 
 
@@ -232,20 +249,15 @@ def finetune(
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, Trainer, set_seed
 
     checkpoint = find_checkpoint(resume) if resume is not None else None
+    own_folder = resume_folder(checkpoint, output_dir) if checkpoint is not None else None  # refuse before loading
+    check_model(plan.model, "model")
     set_seed(plan.seed)
     tokenizer = AutoTokenizer.from_pretrained(plan.model)
     model = AutoModelForSeq2SeqLM.from_pretrained(plan.model, dtype="float32")
     if plan.kind == "lora":
         model = add_lora(model, course.lora_config(**plan.lora))
-    # The folder comes last, so that bad options above leave no empty run behind.
-    if checkpoint is not None:
-        folder = check_output_dir(output_dir if output_dir is not None else Path(checkpoint).parent, resume=True)
-    elif output_dir is not None:
-        folder = check_output_dir(output_dir)
-    elif runs_parent is not None:
-        folder = new_run_folder(runs_parent, plan.kind)
-    else:
-        raise LabsError("finetune needs an output_dir or a runs_parent to create the run folder in.")
+    # The folder comes last, so that bad options above leave no empty run behind; the main process makes it.
+    folder = on_main_process(lambda: _run_folder(plan.kind, own_folder, output_dir, runs_parent), plan.device == "cpu")
     data = prepare_data(
         dataset, tokenizer, plan.train_examples, plan.eval_examples, plan.max_input_tokens, plan.max_target_tokens
     )
@@ -256,9 +268,20 @@ def finetune(
         eval_dataset=data["validation"],
         data_collator=make_collator(tokenizer, model),
         processing_class=tokenizer,
-        callbacks=list(callbacks),
+        callbacks=[stop_if_not_finite(), *callbacks],  # a NaN run stops before final/ is saved
     )
     trainer.train(resume_from_checkpoint=checkpoint)
     final = Path(folder) / FINAL
     trainer.save_model(str(final))  # the main process writes: model (full) or adapter (LoRA) + tokenizer
     return TrainOutcome(Path(folder), final, loss_history(trainer), trainer)
+
+
+def _run_folder(kind: str, resumed: Path | None, output_dir: str | Path | None, runs_parent: str | Path | None) -> Path:
+    """The folder this run writes into: the resumed run's, ``output_dir`` (new or empty), or a new numbered one."""
+    if resumed is not None:
+        return check_output_dir(resumed, resume=True)
+    if output_dir is not None:
+        return check_output_dir(output_dir)
+    if runs_parent is not None:
+        return new_run_folder(runs_parent, kind)
+    raise LabsError("finetune needs an output_dir or a runs_parent to create the run folder in.")

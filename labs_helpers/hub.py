@@ -33,10 +33,15 @@ def hub_reachable(timeout: float = 3.0) -> bool:
     return bool(answer and answer[0])
 
 
+def is_local_folder(model: str) -> bool:
+    """True when ``model`` is a folder on this machine (not a Hub id, not the Hub's cache)."""
+    return os.path.isdir(os.path.expanduser(model))
+
+
 def model_in_cache(model: str) -> bool:
-    """True when ``model`` is a local folder or its config is in the Hugging Face cache."""
-    if os.path.isdir(os.path.expanduser(model)):
-        return True
+    """True when ``model``'s config is in the Hugging Face cache (a local folder is not the cache)."""
+    if is_local_folder(model):
+        return False
     try:
         from huggingface_hub import try_to_load_from_cache
 

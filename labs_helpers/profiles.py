@@ -7,6 +7,7 @@ from .errors import LabsError
 
 PROFILES = ("auto", "course", "offline")
 STANDINS = ("instant", "pretrained")
+MAX_LEARNING_RATE = 1.0  # Adam moves each weight by about lr per step: above 1 every run diverges
 
 # Sizes and learning rates. ``course`` follows the lab where it makes sense (10 test
 # dialogues in the lab's ROUGE cell; we use 50 unique ones; its learning rates).
@@ -62,12 +63,19 @@ def _course_unavailable(model: str, timeout: float) -> str:
 
 def resolve_profile(requested: str, model: str, timeout: float) -> tuple[str, str]:
     """``course`` or ``offline`` for the ``requested`` profile, and a note why; ``auto`` probes the Hub."""
-    from .hub import hub_reachable, model_in_cache
+    from .hub import hub_reachable, is_local_folder, model_in_cache
 
     if requested == "offline":
         return "offline", ""
     if hub_reachable(timeout=timeout):
         return "course", ""
+    if is_local_folder(model):  # a folder is not the Hub's cache: say what it means for the budgets
+        if requested == "course":
+            return "course", f"The Hub did not answer; using the local folder {model} with the course's budgets."
+        return "offline", (
+            f"The Hub did not answer and LABS_MODEL={model} is a local folder, so this run is offline: that model, "
+            "local data and the offline budgets. Set LABS_PROFILE=course for the course's budgets."
+        )
     if model_in_cache(model):
         return "course", f"The Hub did not answer; using {model} from the local Hugging Face cache."
     if requested == "course":

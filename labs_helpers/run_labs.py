@@ -18,13 +18,16 @@ from pathlib import Path
 
 from .errors import LabsError
 from .results import load_results
-from .settings import KIT_ROOT
+from .settings import KIT_ROOT, Settings
 
 NOTEBOOKS = KIT_ROOT / "notebooks"
 
 
-def _execute(path: Path, out_path: Path, timeout: int) -> float:
-    """Execute one notebook in its folder, saving it (also when a cell fails); return seconds."""
+def _execute(path: Path, out_path: Path, timeout: int, ran: list[int]) -> float:
+    """Execute one notebook in its folder, saving it (also when a cell fails); return seconds.
+
+    ``ran`` collects the index of each cell as it starts, so a kernel that dies can be reported by its cell.
+    """
     import nbformat
     from nbclient import NotebookClient
     from tqdm.auto import tqdm
@@ -34,9 +37,13 @@ def _execute(path: Path, out_path: Path, timeout: int) -> float:
     bar = tqdm(total=code_cells, desc=path.stem, unit="cell", leave=True)
     client = NotebookClient(
         notebook,
-        timeout=timeout,
+        timeout=timeout,  # per cell: sized for the course profile's training cells on a CPU (an hour or more)
+        startup_timeout=600,  # a busy machine can take minutes to start a kernel (the default 60 s calls it failed)
+        iopub_timeout=120,  # a cell's last outputs can lag its reply on a busy machine (the default 4 s drops them)
+        shutdown_kernel="graceful",
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
+        on_cell_start=lambda cell, cell_index: ran.append(cell_index),
         on_cell_complete=lambda cell, cell_index: bar.update(1),
     )
     start = time.perf_counter()
@@ -48,17 +55,33 @@ def _execute(path: Path, out_path: Path, timeout: int) -> float:
     return time.perf_counter() - start
 
 
-def _failed_cell(error: Exception, notebook: Path) -> str:
-    """The failing cell's number and first line, read from the saved notebook."""
+def _first_line(cell) -> str:
+    return cell.source.strip().splitlines()[0][:70] if cell.source.strip() else ""
+
+
+def _failed_cell(error: Exception, notebook: Path, ran: list[int], rest: list[Path]) -> str:
+    """What went wrong, in the learner's terms: the notebook's own error, a dead kernel, or a timeout."""
     import nbformat
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     cells = nbformat.read(notebook, as_version=4).cells
-    for index, cell in enumerate(cells):
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error":
-                first = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
-                return f"cell {index + 1} ({first[:70]!r}): {output.get('ename')}: {output.get('evalue')}"
-    return str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+    last = f"cell {ran[-1] + 1} ({_first_line(cells[ran[-1]])!r})" if ran else "its start"
+    again = "python -m labs_helpers.run_labs " + " ".join(str(p) for p in rest)
+    if isinstance(error, DeadKernelError):
+        return (
+            f"the kernel died while running {last} (out of memory, or the process was killed). "
+            f"Free memory or lower the budgets (LABS_BATCH_SIZE, LABS_TRAIN_STEPS), then resume with: {again}"
+        )
+    if isinstance(error, CellTimeoutError):
+        return f"{last}, which ran longer than --timeout allows. Raise --timeout, then resume with: {again}"
+    if isinstance(error, CellExecutionError):
+        for index, cell in enumerate(cells):
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    return f"cell {index + 1} ({_first_line(cell)!r}): {output.get('ename')}: {output.get('evalue')}"
+        return f"{last}: {(str(error).strip().splitlines() or [type(error).__name__])[-1]}"
+    # Not the notebook's own error (nbclient's or the machine's): name it as such, never as the lesson's.
+    return f"{last}: the notebook runner itself failed ({type(error).__name__}: {error}). Resume with: {again}"
 
 
 def _summary(run_dir: Path, card: str, timings: dict[str, float]) -> str:
@@ -97,13 +120,42 @@ def _cell(value) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the notebooks, write ``runs/<timestamp>/``, return the exit status."""
+def new_labs_folder(parent: Path, stamp: str) -> Path:
+    """``parent/<stamp>``, or ``<stamp>-2``, ``-3``...: two runs started in the same second never share one."""
+    for number in range(1, 1000):
+        folder = parent / (stamp if number == 1 else f"{stamp}-{number}")
+        try:
+            folder.mkdir(parents=True)
+            return folder
+        except FileExistsError:
+            continue
+    raise LabsError(f"{parent} already holds 999 runs named {stamp}: remove some, or pass --runs elsewhere.")
+
+
+def _hand_down(settings: Settings, run_dir: Path) -> None:
+    """The settings the kernels inherit, decided once here, paths absolute (the kernels run in notebooks/)."""
+    os.environ["LABS_RUN_DIR"] = str(run_dir)  # the kernels save their results there
+    os.environ["LABS_PROFILE"] = settings.profile  # no notebook probes the Hub again
+    os.environ["LABS_DATASET"] = settings.dataset
+    os.environ["LABS_CACHE"] = str(settings.cache_dir)
+    if not settings.uses_standin:
+        os.environ["LABS_MODEL"] = settings.model
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The runner's options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", help="notebooks to run (default: all in notebooks/)")
     parser.add_argument("--runs", default=str(KIT_ROOT / "runs"), help="where to create the run folder")
-    parser.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell")
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--timeout", type=int, default=6 * 3600, help="seconds allowed per cell (training on a CPU can take hours)"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the notebooks, write ``runs/<timestamp>/``, return the exit status."""
+    args = _parser().parse_args(argv)
 
     from .data import load_dialogsum
     from .models import resolve_model
@@ -118,21 +170,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nmake labs: {error}", file=sys.stderr)
         return 2
 
-    run_dir = Path(args.runs) / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_dir.mkdir(parents=True, exist_ok=False)
-    os.environ["LABS_RUN_DIR"] = str(run_dir)  # the kernels inherit it and save results there
-    os.environ["LABS_PROFILE"] = settings.profile  # decided once: no notebook probes the Hub again
+    run_dir = new_labs_folder(Path(args.runs), dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
+    _hand_down(settings, run_dir)
     paths = [Path(p) for p in args.notebooks] or sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
     timings: dict[str, float] = {}
     status = 0
     for number, path in enumerate(paths, start=1):
         print(f"\n[{number}/{len(paths)}] {path.name}", flush=True)
         out_path = run_dir / path.name
+        ran: list[int] = []
         try:
-            timings[path.name] = _execute(path.resolve(), out_path, args.timeout)
+            timings[path.name] = _execute(path.resolve(), out_path, args.timeout, ran)
         except Exception as error:  # nbclient's CellExecutionError, a dead kernel, a timeout
             print(
-                f"\nmake labs: {path} failed at {_failed_cell(error, out_path)}\n"
+                f"\nmake labs: {path} failed at {_failed_cell(error, out_path, ran, paths[number - 1 :])}\n"
                 f"The executed notebook is in {out_path}.",
                 file=sys.stderr,
             )

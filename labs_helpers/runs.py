@@ -1,9 +1,12 @@
-"""Run folders that are never overwritten, checkpoints to resume from, and a simulated interruption."""
+"""Run folders that are never overwritten, checkpoints to resume from, a guard against NaN, a simulated crash."""
 
 from __future__ import annotations
 
+import math
+import os
 import re
 from pathlib import Path
+from typing import Callable
 
 from .errors import LabsError
 
@@ -88,6 +91,41 @@ def find_checkpoint(path: str | Path) -> str:
     )
 
 
+def resume_folder(checkpoint: str | Path, output_dir: str | Path | None = None) -> Path:
+    """The folder a resumed run writes into: the run that holds ``checkpoint``, never another one."""
+    own = Path(checkpoint).resolve().parent
+    if output_dir is not None and Path(output_dir).expanduser().resolve() != own:
+        raise LabsError(
+            f"--resume {checkpoint} continues the run in {own}, but --output-dir is {output_dir}: a resumed run "
+            "writes only into its own folder. Leave --output-dir out, or set it to that run's folder."
+        )
+    return own
+
+
+def on_main_process(decide: Callable[[], Path], cpu: bool) -> Path:
+    """``decide()`` on the main process only, its answer (or its LabsError) shared with every process of a launch.
+
+    Under torchrun or accelerate launch every process runs the same code; a run folder must be made once.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return decide()
+    from accelerate import PartialState
+    from accelerate.utils import broadcast_object_list
+
+    state = PartialState(cpu=cpu)
+    answer: list = [None]
+    if state.is_main_process:
+        try:
+            answer[0] = ("ok", decide())
+        except LabsError as error:
+            answer[0] = ("error", str(error))
+    broadcast_object_list(answer, from_process=0)
+    outcome, value = answer[0]
+    if outcome == "error":
+        raise LabsError(value)
+    return value
+
+
 def latest_final(parent: str | Path) -> Path | None:
     """The ``final`` model folder of the newest finished run under ``parent``, or None."""
     finals = [
@@ -112,3 +150,32 @@ def interrupt_after(step: int):
                 raise SimulatedInterruption(f"training interrupted after the checkpoint of step {state.global_step}")
 
     return InterruptAfter()
+
+
+def stop_if_not_finite():
+    """A ``TrainerCallback`` that stops training with a LabsError once a loss or a trained weight is not finite."""
+    from transformers import TrainerCallback
+
+    def stop(what: str, step: int, args) -> None:
+        raise LabsError(
+            f"Training stopped at step {step}: {what} is not finite (learning rate {args.learning_rate:g} too high?), "
+            "so nothing was saved as final/. Lower the learning rate (--lr, LABS_FULL_LR or LABS_LORA_LR) "
+            "and start a new run."
+        )
+
+    class StopIfNotFinite(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            for key in ("loss", "eval_loss"):
+                value = (logs or {}).get(key)
+                if value is not None and not math.isfinite(float(value)):
+                    stop(f"the {key.replace('_', ' ')} ({value})", state.global_step, args)
+
+        def on_step_end(self, args, state, control, model=None, **kwargs):
+            import torch
+
+            trained = [p for p in model.parameters() if p.requires_grad] if model is not None else []
+            # One device sync per step: a flag per tensor, stacked (a per-tensor bool() would sync each time).
+            if trained and not bool(torch.stack([torch.isfinite(p).all() for p in trained]).all()):
+                stop("a weight", state.global_step, args)
+
+    return StopIfNotFinite()

@@ -36,17 +36,19 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import os
 from pathlib import Path
 from typing import Mapping
 
 from . import course
 from .errors import LabsError
-from .profiles import PROFILES, SIZES, STANDINS, resolve_profile
+from .profiles import MAX_LEARNING_RATE, PROFILES, SIZES, STANDINS, resolve_profile
 from .standin.card import RUN_CARD_NOTES
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = KIT_ROOT / "data"
+MAX_SEED = 2**32 - 1  # numpy's seeds are 32-bit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,11 +140,17 @@ def _number(env: Mapping[str, str], name: str, default, parse, what: str, valid,
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    return _number(env, name, default, int, "a whole number", lambda v: v >= 1 or name == "LABS_SEED", "at least 1")
+    return _number(env, name, default, int, "a whole number", lambda v: v >= 1, "at least 1")
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    return _number(env, name, default, float, "a number", lambda v: v > 0, "above 0")
+def _seed(env: Mapping[str, str]) -> int:
+    """LABS_SEED within what numpy accepts (0 to 2**32 - 1)."""
+    return _number(env, "LABS_SEED", 42, int, "a whole number", lambda v: 0 <= v <= MAX_SEED, f"0 to {MAX_SEED}")
+
+
+def _float(env: Mapping[str, str], name: str, default: float, most: float = math.inf) -> float:
+    bound = "a finite number above 0" + (f" and at most {most:g}" if math.isfinite(most) else "")
+    return _number(env, name, default, float, "a number", lambda v: math.isfinite(v) and 0 < v <= most, bound)
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
@@ -155,7 +163,7 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default
 def _resolve_profile(env: Mapping[str, str], model: str) -> tuple[str, str]:
     """The profile asked for in ``env``, resolved: ``course`` or ``offline``, and why."""
     requested = _choice(env, "LABS_PROFILE", PROFILES, "auto")
-    return resolve_profile(requested, model, float(env.get("LABS_HUB_TIMEOUT") or 3))
+    return resolve_profile(requested, model, _float(env, "LABS_HUB_TIMEOUT", 3, most=600))
 
 
 def _pick_device(env: Mapping[str, str]) -> str:
@@ -164,11 +172,33 @@ def _pick_device(env: Mapping[str, str]) -> str:
     return pick_device(env.get("LABS_DEVICE") or None)
 
 
-def make_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Build settings from ``env`` (default: ``os.environ``); use ``get_settings`` in notebooks."""
+def _local(value: str, base: Path, folder_only: bool = False) -> str:
+    """``value`` made absolute against ``base`` when it names a path; a Hub id stays as it is."""
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        return str(path)
+    reads_as_path = value.startswith(".") or value.count("/") > 1 or (folder_only and "/" not in value)
+    return str((base / path).resolve()) if reads_as_path or (base / path).exists() else value
+
+
+def _absolute(env: Mapping[str, str], base: Path) -> dict[str, str]:
+    """The path settings of ``env`` made absolute against ``base``, once, so every notebook reads them alike."""
+    fixed = dict(env)
+    if env.get("LABS_MODEL"):
+        fixed["LABS_MODEL"] = _local(env["LABS_MODEL"], base)
+    if env.get("LABS_DATASET"):
+        fixed["LABS_DATASET"] = _local(env["LABS_DATASET"], base, folder_only=True)  # Hub datasets are owner/name
+    for name in ("LABS_CACHE", "LABS_RUN_DIR"):
+        if env.get(name):
+            fixed[name] = str((base / Path(env[name]).expanduser()).resolve())
+    return fixed
+
+
+def make_settings(env: Mapping[str, str] | None = None, base: Path | None = None) -> Settings:
+    """Build settings from ``env`` (default: ``os.environ``), relative paths against ``base`` (default: the cwd)."""
     from .device import pick_dtype
 
-    env = os.environ if env is None else env
+    env = _absolute(os.environ if env is None else env, Path.cwd() if base is None else Path(base))
     course_model = env.get("LABS_MODEL") or course.MODEL
     profile, note = _resolve_profile(env, course_model)
 
@@ -195,7 +225,7 @@ def make_settings(env: Mapping[str, str] | None = None) -> Settings:
         model=model,
         standin=standin,
         dataset=dataset,
-        seed=_int(env, "LABS_SEED", 42),
+        seed=_seed(env),
         device=device,
         dtype=dtype,
         n_eval=_int(env, "LABS_N_EVAL", sizes["n_eval"]),
@@ -204,8 +234,8 @@ def make_settings(env: Mapping[str, str] | None = None) -> Settings:
         batch_size=_int(env, "LABS_BATCH_SIZE", sizes["batch_size"]),
         eval_batch_size=_int(env, "LABS_EVAL_BATCH_SIZE", sizes["eval_batch_size"]),
         max_new_tokens=_int(env, "LABS_MAX_NEW_TOKENS", sizes["max_new_tokens"]),
-        full_lr=_float(env, "LABS_FULL_LR", sizes["full_lr"]),
-        lora_lr=_float(env, "LABS_LORA_LR", sizes["lora_lr"]),
+        full_lr=_float(env, "LABS_FULL_LR", sizes["full_lr"], most=MAX_LEARNING_RATE),
+        lora_lr=_float(env, "LABS_LORA_LR", sizes["lora_lr"], most=MAX_LEARNING_RATE),
         cache_dir=Path(env.get("LABS_CACHE") or Path.home() / ".cache" / "labs-kit").expanduser(),
         run_dir=Path(env.get("LABS_RUN_DIR") or default_run_dir).expanduser(),
     )

@@ -16,15 +16,42 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import course
 from .errors import LabsError
+from .profiles import MAX_LEARNING_RATE
 
 if TYPE_CHECKING:
     from .finetuning import TrainOutcome
+
+
+def _checked(parse, valid, bound: str):
+    """An argparse type: ``parse`` the text, then refuse a value that is not ``valid`` in one sentence."""
+
+    def convert(text: str):
+        try:
+            value = parse(text)
+        except ValueError:
+            value = None
+        if value is None or not valid(value):
+            raise argparse.ArgumentTypeError(f"must be {bound}, not {text!r}")
+        return value
+
+    return convert
+
+
+_positive_int = _checked(int, lambda v: v >= 1, "a whole number of 1 or more")
+_learning_rate = _checked(
+    float,
+    lambda v: math.isfinite(v) and 0 < v <= MAX_LEARNING_RATE,
+    f"a number above 0 and at most {MAX_LEARNING_RATE:g}",
+)
+_weight_decay = _checked(float, lambda v: math.isfinite(v) and v >= 0, "a finite number of 0 or more")
+_dropout = _checked(float, lambda v: 0 <= v < 1, "a number from 0 up to (not including) 1")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,21 +73,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--model", help="model id or folder (default: LABS_MODEL / the profile's model)")
     parser.add_argument("--dataset", help="dataset id or folder (default: LABS_DATASET / the profile's data)")
-    parser.add_argument("--steps", type=int, help="optimizer steps (LABS_TRAIN_STEPS)")
-    parser.add_argument("--examples", type=int, help="training examples, a slice of train (LABS_TRAIN_EXAMPLES)")
-    parser.add_argument("--eval-examples", type=int, help="validation examples (10 x LABS_N_EVAL)")
-    parser.add_argument("--batch-size", type=int, help="batch size per device (LABS_BATCH_SIZE)")
+    parser.add_argument("--steps", type=_positive_int, help="optimizer steps (LABS_TRAIN_STEPS)")
+    parser.add_argument(
+        "--examples", type=_positive_int, help="training examples, a slice of train (LABS_TRAIN_EXAMPLES)"
+    )
+    parser.add_argument("--eval-examples", type=_positive_int, help="validation examples (10 x LABS_N_EVAL)")
+    parser.add_argument("--batch-size", type=_positive_int, help="batch size per device (LABS_BATCH_SIZE)")
     parser.add_argument(
         "--lr",
-        type=float,
+        type=_learning_rate,
         help="learning rate (default: LABS_FULL_LR / LABS_LORA_LR; the lab's: "
         f"full {course.FULL_LEARNING_RATE:g}, lora {course.LORA_LEARNING_RATE:g})",
     )
-    parser.add_argument("--weight-decay", type=float, help=f"weight decay (lab: full {course.FULL_WEIGHT_DECAY:g})")
     parser.add_argument(
-        "--max-input-tokens", type=int, default=course.MAX_INPUT_TOKENS, help="prompt truncation length"
+        "--weight-decay", type=_weight_decay, help=f"weight decay (lab: full {course.FULL_WEIGHT_DECAY:g})"
     )
-    parser.add_argument("--gradient-accumulation", type=int, default=1, help="batches per optimizer step")
+    parser.add_argument(
+        "--max-input-tokens", type=_positive_int, default=course.MAX_INPUT_TOKENS, help="prompt truncation length"
+    )
+    parser.add_argument("--gradient-accumulation", type=_positive_int, default=1, help="batches per optimizer step")
     precision = parser.add_mutually_exclusive_group()
     precision.add_argument(
         "--bf16",
@@ -70,17 +101,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="bf16 autocast (default: on where LABS_DTYPE is bfloat16, e.g. recent GPUs)",
     )
     precision.add_argument("--fp32", dest="bf16", action="store_false", help="full fp32 (deterministic on CPU)")
-    lora = parser.add_argument_group("LoRA (kind lora)")
-    lora.add_argument("--r", type=int, default=course.LORA["r"], help="rank")
-    lora.add_argument("--alpha", type=int, default=course.LORA["lora_alpha"], help="lora_alpha")
-    lora.add_argument("--dropout", type=float, default=course.LORA["lora_dropout"], help="lora_dropout")
-    lora.add_argument("--target-modules", nargs="+", default=course.LORA["target_modules"], help="module names")
+    _add_lora_options(parser.add_argument_group("LoRA (kind lora)"))
     return parser
+
+
+def _add_lora_options(lora) -> None:
+    """The LoRA options (defaults: the lab's LoraConfig)."""
+    lora.add_argument("--r", type=_positive_int, default=course.LORA["r"], help="rank")
+    lora.add_argument("--alpha", type=_positive_int, default=course.LORA["lora_alpha"], help="lora_alpha")
+    lora.add_argument("--dropout", type=_dropout, default=course.LORA["lora_dropout"], help="lora_dropout")
+    lora.add_argument("--target-modules", nargs="+", default=course.LORA["target_modules"], help="module names")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the options, train, save, print where everything is; exit status 2 on a LabsError."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as stop:  # argparse already printed the one sentence (or --help)
+        return int(stop.code or 0)
     try:
         outcome = _train(args)
     except LabsError as error:
@@ -95,7 +133,7 @@ def _train(args: argparse.Namespace) -> TrainOutcome:
     """The settings (the entry point reads them), the options on top, then one ``finetune`` call."""
     from .data import load_dialogsum
     from .finetuning import FinetunePlan, finetune
-    from .models import resolve_model
+    from .models import check_model, resolve_model
     from .settings import get_settings
 
     settings = get_settings()
@@ -116,7 +154,7 @@ def _train(args: argparse.Namespace) -> TrainOutcome:
     plan = FinetunePlan.from_settings(
         args.kind,
         settings,
-        args.model or resolve_model(settings, dataset),
+        check_model(args.model, "--model") if args.model else resolve_model(settings, dataset),
         learning_rate=args.lr,
         weight_decay=args.weight_decay,
         steps=args.steps,

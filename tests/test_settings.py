@@ -45,7 +45,7 @@ def test_sizes_and_learning_rates_follow_the_model():
     assert course.standin is None and course.full_lr == instant.full_lr
     with pytest.raises(LabsError, match="LABS_FULL_LR='fast' is not a number"):
         make_settings({"LABS_PROFILE": "offline", "LABS_FULL_LR": "fast"})
-    with pytest.raises(LabsError, match="LABS_LORA_LR=0 must be above 0"):
+    with pytest.raises(LabsError, match="LABS_LORA_LR=0 must be a finite number above 0"):
         make_settings({"LABS_PROFILE": "offline", "LABS_LORA_LR": "0"})
 
 
@@ -129,6 +129,6 @@ def test_hub_probe_is_bounded_even_if_the_network_hangs(monkeypatch):
     assert time.perf_counter() - start < 5
 
 
-def test_model_in_cache_sees_local_folders(tmp_path):
-    assert hub.model_in_cache(str(tmp_path))
+def test_a_local_folder_is_not_the_hubs_cache(tmp_path):
+    assert hub.is_local_folder(str(tmp_path)) and not hub.model_in_cache(str(tmp_path))
     assert not hub.model_in_cache("no-such-owner/no-such-model-xyz")

@@ -84,9 +84,12 @@ def test_resolve_model_reuses_the_cache(settings, dataset, standin_path):
     assert (Path(standin_path) / marker).stat().st_mtime_ns == stamp
 
 
-def test_a_given_model_id_is_passed_through():
-    from labs_helpers import resolve_model
+def test_a_given_model_id_is_passed_through(monkeypatch):
+    from transformers import T5Config
+
+    from labs_helpers import models, resolve_model
     from labs_helpers.settings import make_settings
 
+    monkeypatch.setattr(models, "_load_config", lambda model, option: T5Config())  # as if cached: checked, kept
     settings = make_settings({"LABS_PROFILE": "offline", "LABS_MODEL": "google/flan-t5-small"})
     assert resolve_model(settings, None) == "google/flan-t5-small"

@@ -52,7 +52,7 @@ def test_lora_from_the_command_line_in_a_fresh_run_folder(env):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["lora", "--r", "0"], "rank r must be"),
+        (["lora", "--r", "0"], "argument --r: must be a whole number of 1 or more"),
         (["lora", "--target-modules", "query"], "no module named 'query'"),
         (["full", "--resume", "{tmp}/not-a-run"], "is not a checkpoint"),
         (["full", "--resume"], "needs --output-dir"),

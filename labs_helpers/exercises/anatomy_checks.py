@@ -19,6 +19,7 @@ fail = failer(HINTS)
 call = caller(fail)
 
 
+@call.guard("01.1")
 def check_positional_encoding(function: Callable[[int, int], Any]) -> Feedback:
     """Exercise 01.1: the sinusoidal positional encoding."""
     ex = "01.1"
@@ -58,6 +59,7 @@ def attention_reference(model, input_ids, head: int):
         model.set_attn_implementation(previous)
 
 
+@call.guard("01.2")
 def check_attention_head(function: Callable, model, input_ids, head: int) -> Feedback:
     """Exercise 01.2: one head of the first encoder layer computed by hand from the weights."""
     import torch

@@ -18,6 +18,7 @@ fail = failer(HINTS)
 call = caller(fail)
 
 
+@call.guard("03.1")
 def check_top_p(function: Callable) -> Feedback:
     """Exercise 03.1: nucleus (top-p) filtering, compared with transformers' TopPLogitsWarper."""
     import torch
@@ -54,6 +55,7 @@ def check_top_p(function: Callable) -> Feedback:
     return Feedback(ex, True, "Your filter keeps exactly the tokens TopPLogitsWarper keeps.")
 
 
+@call.guard("03.2")
 def check_temperature(function: Callable) -> Feedback:
     """Exercise 03.2: temperature scaling, compared with TemperatureLogitsWarper."""
     import torch
@@ -83,6 +85,7 @@ def check_temperature(function: Callable) -> Feedback:
     return fail(ex, "temperature 0 was accepted: raise a ValueError (transformers does too).")
 
 
+@call.guard("03.3")
 def check_distinct_n(function: Callable[[Sequence[str], int], float]) -> Feedback:
     """Exercise 03.3: the distinct-n diversity measure."""
     ex = "03.3"

@@ -15,6 +15,7 @@ fail = failer(HINTS)
 call = caller(fail)
 
 
+@call.guard("04.1")
 def check_label_masking(function: Callable) -> Feedback:
     """Exercise 04.1: label padding replaced by -100 so the loss ignores it."""
     import torch
@@ -38,6 +39,7 @@ def check_label_masking(function: Callable) -> Feedback:
     return fail(ex, "you masked real tokens: only positions equal to the pad id become -100.")
 
 
+@call.guard("04.2")
 def check_tokenize(function: Callable, tokenizer, max_length: int = 512) -> Feedback:
     """Exercise 04.2: the lab's tokenize function without padding to 512."""
     from ..prompting import format_prompt

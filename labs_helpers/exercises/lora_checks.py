@@ -7,6 +7,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .. import course
+from ..lora import add_lora
 from .feedback import Feedback, caller, failer
 
 HINTS = {
@@ -23,13 +24,12 @@ def lora_reference(model, r: int, target_modules: Sequence[str]) -> int:
     """LoRA's trainable parameters, counted by peft itself on a copy of the model."""
     import copy
 
-    from peft import get_peft_model
-
     config = course.lora_config(r=r, lora_alpha=r, target_modules=list(target_modules))
-    peft_model = get_peft_model(copy.deepcopy(model), config)
+    peft_model = add_lora(copy.deepcopy(model), config)
     return sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
 
 
+@call.guard("05.1")
 def check_lora_count(function: Callable, model) -> Feedback:
     """Exercise 05.1: predict LoRA's trainable parameters without peft."""
     ex = "05.1"
@@ -63,6 +63,7 @@ def paired_bootstrap_reference(before: Sequence[float], after: Sequence[float], 
     return float((a[idx].mean(1) > b[idx].mean(1)).mean())
 
 
+@call.guard("05.2")
 def check_paired_bootstrap(function: Callable) -> Feedback:
     """Exercise 05.2: a paired bootstrap of per-example ROUGE before and after fine-tuning."""
     ex = "05.2"

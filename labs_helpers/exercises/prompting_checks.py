@@ -15,6 +15,7 @@ fail = failer(HINTS)
 call = caller(fail)
 
 
+@call.guard("02.1")
 def check_template(
     template: str,
     tokenizer=None,
@@ -55,6 +56,7 @@ def check_template(
     )
 
 
+@call.guard("02.2")
 def check_fit_shots(function: Callable[[Sequence[int], int, int], Sequence[int]]) -> Feedback:
     """Exercise 02.2: pick as many leading shots as fit a token budget."""
     ex = "02.2"

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from .architecture import random_model
-from .cache import COMPLETE_MARKER, cache_key, fingerprint, is_complete, write_atomically, writing
+from .cache import COMPLETE_MARKER, cache_key, fingerprint, usable, write_atomically, writing
 from .card import instant_card
 from .tokenizer import train_tokenizer
 
@@ -47,6 +47,6 @@ def build_instant(texts: Sequence[str], folder: Path, seed: int) -> Path:
 def ensure_instant(dataset: DatasetDict, cache_dir: Path, seed: int) -> Path:
     """The instant stand-in's folder, built (seconds) if it is not in the cache yet."""
     folder = instant_folder(dataset, cache_dir, seed)
-    if is_complete(folder):
+    if usable(folder):
         return folder
     return build_instant(training_texts(dataset), folder, seed)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .architecture import random_model
-from .cache import COMPLETE_MARKER, build_lock, cache_key, is_complete, write_atomically
+from .cache import COMPLETE_MARKER, build_lock, cache_key, is_complete, usable, write_atomically
 from .card import pretrained_card
 from .tasks import NEXT_TURN_TEMPLATES, TASKS, TOPIC_TEMPLATES, BatchMaker, Corpus
 from .tokenizer import train_tokenizer
@@ -99,7 +99,7 @@ def ensure_pretrained(
     plan = plan or DEFAULT_PLAN
     corpus = Corpus.from_dataset(dataset)
     folder = pretrained_folder(corpus, cache_dir, seed, plan)
-    if is_complete(folder):
+    if usable(folder):
         return folder
     return build_pretrained(corpus, folder, seed, plan, progress=progress)
 
