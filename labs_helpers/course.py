@@ -28,6 +28,12 @@ MAX_TARGET_TOKENS = 128  # the kit's cut for summaries (DialogSum's are short; l
 # Its full and PEFT models are the course's downloaded checkpoints, scored on 10 test rows.
 REFERENCE_ROUGE1 = {"original": 0.2334, "full fine-tune": 0.4216, "PEFT (LoRA)": 0.4081}
 
+# Lab 3 ("Fine-tune FLAN-T5 with reinforcement learning to generate more-positive summaries").
+PPO_LEARNING_RATE = 1.41e-5
+PPO_BATCH_SIZE = 16
+PPO_MINI_BATCH_SIZE = 4
+PPO_STEPS = 10
+
 
 def lora_config(**overrides: Any) -> LoraConfig:
     """Lab 2's ``LoraConfig`` (r 32, alpha 32, q and v, dropout 0.05) for a seq2seq model, with overrides."""
