@@ -8,6 +8,7 @@ rest of the kit takes them as arguments. Modules, by what they do:
 - inside the model: ``anatomy``, ``sampling``; generating: ``generation``;
 - scoring: ``metrics`` (ROUGE, diversity), ``evaluation`` (models compared on test dialogues);
 - training: ``finetuning``, ``lora``, ``runs``, ``export``; figures: ``plots``, ``sampling_plots``;
+- alignment (Lab 3): ``rlhf``, the kit's PPO with its rewards, toxicity and before/after measurements;
 - the offline stand-in: ``standin``; exercises: ``exercises``; results: ``results``;
 - command lines: ``train``, ``run_labs``, ``student_edition``.
 """
