@@ -11,6 +11,7 @@ rest of the kit takes them as arguments. Modules, by what they do:
 - scoring: ``metrics`` (ROUGE, diversity), ``evaluation`` (models compared on test dialogues),
   ``baselines`` (the constant summary and the checks that a summary reads its dialogue);
 - training: ``finetuning``, ``lora``, ``runs``, ``export``; figures: ``plots``, ``sampling_plots``;
+- alignment (Lab 3): ``rlhf``, the kit's PPO with its rewards, toxicity and before/after measurements;
 - the offline stand-in: ``standin``; exercises: ``exercises``; results: ``results``;
 - command lines: ``train``, ``run_labs``, ``student_edition``.
 """

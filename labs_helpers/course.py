@@ -62,6 +62,13 @@ def course_figures() -> str:
     return "\n".join(lines)
 
 
+# Lab 3 ("Fine-tune FLAN-T5 with reinforcement learning to generate more-positive summaries").
+PPO_LEARNING_RATE = 1.41e-5
+PPO_BATCH_SIZE = 16
+PPO_MINI_BATCH_SIZE = 4
+PPO_STEPS = 10
+
+
 def lora_config(**overrides: Any) -> LoraConfig:
     """Lab 2's ``LoraConfig`` (r 32, alpha 32, q and v, dropout 0.05) for a seq2seq model, with overrides."""
     from peft import LoraConfig, TaskType

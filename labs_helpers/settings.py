@@ -26,6 +26,9 @@ LABS_EVAL_BATCH_SIZE generation batch size
 LABS_MAX_NEW_TOKENS  new tokens per generated summary
 LABS_FULL_LR         learning rate of full fine-tuning (the lab's 1e-5 on FLAN-T5)
 LABS_LORA_LR         learning rate of LoRA training (the lab's 1e-3)
+LABS_PPO_STEPS       PPO steps in notebook 06 and ``train ppo`` (the lab's 10)
+LABS_PPO_LR          PPO learning rate (the lab's 1.41e-5 on FLAN-T5)
+LABS_PPO_BATCH_SIZE  summaries per PPO step, a multiple of 4 (the lab's 16)
 LABS_CACHE           where built stand-ins live (~/.cache/labs-kit)
 LABS_RUN_DIR         where notebooks write results (runs/interactive)
 LABS_HUB_TIMEOUT     seconds to wait for the Hugging Face Hub in ``auto`` (3)
@@ -72,6 +75,9 @@ class Settings:
     max_new_tokens: int
     full_lr: float
     lora_lr: float
+    ppo_steps: int
+    ppo_lr: float
+    ppo_batch_size: int
     cache_dir: Path
     run_dir: Path
 
@@ -114,6 +120,7 @@ class Settings:
             ("batch (train / eval)", f"{self.batch_size} / {self.eval_batch_size}"),
             ("max new tokens", str(self.max_new_tokens)),
             ("learning rate (full / LoRA)", f"{self.full_lr:g} / {self.lora_lr:g}"),
+            ("PPO steps / batch / lr", f"{self.ppo_steps} / {self.ppo_batch_size} / {self.ppo_lr:g}"),
             ("run dir", str(self.run_dir)),
         ]
         width = max(len(k) for k, _ in rows)
@@ -236,6 +243,9 @@ def make_settings(env: Mapping[str, str] | None = None, base: Path | None = None
         max_new_tokens=_int(env, "LABS_MAX_NEW_TOKENS", sizes["max_new_tokens"]),
         full_lr=_float(env, "LABS_FULL_LR", sizes["full_lr"], most=MAX_LEARNING_RATE),
         lora_lr=_float(env, "LABS_LORA_LR", sizes["lora_lr"], most=MAX_LEARNING_RATE),
+        ppo_steps=_int(env, "LABS_PPO_STEPS", sizes["ppo_steps"]),
+        ppo_lr=_float(env, "LABS_PPO_LR", sizes["ppo_lr"], most=MAX_LEARNING_RATE),
+        ppo_batch_size=_int(env, "LABS_PPO_BATCH_SIZE", sizes["ppo_batch_size"]),
         cache_dir=Path(env.get("LABS_CACHE") or Path.home() / ".cache" / "labs-kit").expanduser(),
         run_dir=Path(env.get("LABS_RUN_DIR") or default_run_dir).expanduser(),
     )

@@ -1,14 +1,17 @@
-"""Fine-tune from the command line: the script twin of notebooks 04 (full) and 05 (LoRA).
+"""Fine-tune from the command line: the script twin of notebooks 04 (full), 05 (LoRA) and 06 (PPO).
 
     python -m labs_helpers.train full [options]        # one CPU, GPU or Mac
     python -m labs_helpers.train lora --r 16 [options]
+    python -m labs_helpers.train ppo --adapter runs/.../adapter --steps 10 [options]
     accelerate launch -m labs_helpers.train full ...   # several GPUs or machines
     torchrun --nproc_per_node 4 -m labs_helpers.train full ...
 
 Model, data, seed, device and budgets come from the kit's settings (LABS_* variables, see the
 README); the options below override them. Each run gets a new folder (never an old one
 overwritten) with checkpoints, ``final/`` (the model or the adapter, with the tokenizer) and
-``losses.csv``; ``--resume`` continues an interrupted run from its latest checkpoint.
+``losses.csv``; ``--resume`` continues an interrupted run from its latest checkpoint. A ``ppo``
+run writes ``final/`` (adapter, value head, tokenizer), ``ppo_history.csv`` and
+``train_summary.json`` (see ``labs_helpers.rlhf.run``).
 """
 
 from __future__ import annotations
@@ -61,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__.splitlines()[0],
         epilog="Defaults not shown come from the kit's settings (LABS_* variables).",
     )
-    parser.add_argument("kind", choices=("full", "lora"), help="full fine-tuning or a LoRA adapter")
+    parser.add_argument(
+        "kind", choices=("full", "lora", "ppo"), help="full fine-tuning, a LoRA adapter, or PPO on a LoRA policy"
+    )
     parser.add_argument("--output-dir", help="run folder (default: a new <run dir>/train/<kind>-NNN)")
     parser.add_argument(
         "--resume",
@@ -73,17 +78,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--model", help="model id or folder (default: LABS_MODEL / the profile's model)")
     parser.add_argument("--dataset", help="dataset id or folder (default: LABS_DATASET / the profile's data)")
-    parser.add_argument("--steps", type=_positive_int, help="optimizer steps (LABS_TRAIN_STEPS)")
+    parser.add_argument("--steps", type=_positive_int, help="optimizer steps (LABS_TRAIN_STEPS; ppo: LABS_PPO_STEPS)")
     parser.add_argument(
         "--examples", type=_positive_int, help="training examples, a slice of train (LABS_TRAIN_EXAMPLES)"
     )
     parser.add_argument("--eval-examples", type=_positive_int, help="validation examples (10 x LABS_N_EVAL)")
-    parser.add_argument("--batch-size", type=_positive_int, help="batch size per device (LABS_BATCH_SIZE)")
+    parser.add_argument(
+        "--batch-size", type=_positive_int, help="batch size per device (LABS_BATCH_SIZE; ppo: LABS_PPO_BATCH_SIZE)"
+    )
     parser.add_argument(
         "--lr",
         type=_learning_rate,
-        help="learning rate (default: LABS_FULL_LR / LABS_LORA_LR; the lab's: "
-        f"full {course.FULL_LEARNING_RATE:g}, lora {course.LORA_LEARNING_RATE:g})",
+        help="learning rate (default: LABS_FULL_LR / LABS_LORA_LR / LABS_PPO_LR; the lab's: "
+        f"full {course.FULL_LEARNING_RATE:g}, lora {course.LORA_LEARNING_RATE:g}, ppo {course.PPO_LEARNING_RATE:g})",
     )
     parser.add_argument(
         "--weight-decay", type=_weight_decay, help=f"weight decay (lab: full {course.FULL_WEIGHT_DECAY:g})"
@@ -92,7 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-input-tokens", type=_positive_int, default=course.MAX_INPUT_TOKENS, help="prompt truncation length"
     )
     parser.add_argument("--gradient-accumulation", type=_positive_int, default=1, help="batches per optimizer step")
-    precision = parser.add_mutually_exclusive_group()
+    _add_precision_options(parser.add_mutually_exclusive_group())
+    _add_kind_options(parser)
+    return parser
+
+
+def _add_precision_options(precision) -> None:
+    """--bf16 (autocast) or --fp32; neither: the settings' dtype decides."""
     precision.add_argument(
         "--bf16",
         dest="bf16",
@@ -101,8 +114,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="bf16 autocast (default: on where LABS_DTYPE is bfloat16, e.g. recent GPUs)",
     )
     precision.add_argument("--fp32", dest="bf16", action="store_false", help="full fp32 (deterministic on CPU)")
+
+
+def _add_kind_options(parser: argparse.ArgumentParser) -> None:
+    """The options of one kind only: LoRA's adapter shape, PPO's start and KL reference."""
     _add_lora_options(parser.add_argument_group("LoRA (kind lora)"))
-    return parser
+    ppo = parser.add_argument_group("PPO (kind ppo, notebook 06)")
+    ppo.add_argument(
+        "--adapter", help="LoRA adapter folder to start from (default: notebook 05's latest, else trained)"
+    )
+    ppo.add_argument(
+        "--reference",
+        choices=("instruct", "base"),
+        default="instruct",
+        help="KL reference: the Lab 2 summarizer (instruct) or the model without adapter (base, the course's trl)",
+    )
 
 
 def _add_lora_options(lora) -> None:
@@ -120,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as stop:  # argparse already printed the one sentence (or --help)
         return int(stop.code or 0)
     try:
+        if args.kind == "ppo":
+            print(json.dumps(_train_ppo(args), indent=2))
+            return 0
         outcome = _train(args)
     except LabsError as error:
         print(f"labs_helpers.train: {error}", file=sys.stderr)
@@ -169,6 +198,29 @@ def _train(args: argparse.Namespace) -> TrainOutcome:
     return finetune(
         plan, dataset, output_dir=args.output_dir, runs_parent=Path(settings.run_dir) / "train", resume=resume
     )
+
+
+def _train_ppo(args: argparse.Namespace) -> dict:
+    """PPO as notebook 06 runs it: the settings' budgets, the options on top, a new ``ppo-NNN`` folder."""
+    from .data import load_dialogsum
+    from .models import resolve_model
+    from .rlhf.run import PPORun, run_ppo
+    from .runs import check_output_dir, new_run_folder
+    from .settings import get_settings
+
+    settings = get_settings()
+    if args.dataset:
+        settings = dataclasses.replace(settings, dataset=args.dataset)
+    dataset = load_dialogsum(settings.dataset)
+    options = dict(adapter=args.adapter, steps=args.steps, learning_rate=args.lr, batch_size=args.batch_size)
+    run = PPORun.from_settings(
+        settings, args.model or resolve_model(settings, dataset), reference=args.reference, **options
+    )
+    if args.output_dir:
+        folder = check_output_dir(args.output_dir)
+    else:
+        folder = new_run_folder(Path(settings.run_dir) / "train", "ppo")
+    return run_ppo(run, settings, dataset, folder)
 
 
 def _write_summary(kind: str, outcome: TrainOutcome) -> dict:

@@ -16,6 +16,7 @@ from labs_helpers.exercises import (
     finetuning_checks,
     lora_checks,
     prompting_checks,
+    rlhf_checks,
 )
 from labs_helpers.settings import KIT_ROOT
 from labs_helpers.student_edition import SOLUTION_TAG, build, stub_source
@@ -51,6 +52,8 @@ def checks(model_and_tokenizer):
         "04.2": lambda ns: finetuning_checks.check_tokenize(ns["tokenize"], tokenizer),
         "05.1": lambda ns: lora_checks.check_lora_count(ns["lora_trainable"], model),
         "05.2": lambda ns: lora_checks.check_paired_bootstrap(ns["paired_bootstrap"]),
+        "06.1": lambda ns: rlhf_checks.check_kl_rewards(ns["kl_penalized_rewards"]),
+        "06.2": lambda ns: rlhf_checks.check_clipped_loss(ns["clipped_policy_loss"]),
     }
 
 
@@ -181,3 +184,23 @@ def test_student_edition_runs_up_to_the_first_unsolved_exercise(tmp_path, monkey
         if any(o.get("output_type") == "error" for o in c.get("outputs", []))
     ]
     assert errors == []
+
+
+def test_rlhf_checkers_name_the_mistake():
+    def last_column(scores, logprobs, ref_logprobs, mask, kl_coef):
+        rewards = -kl_coef * (logprobs - ref_logprobs) * mask
+        rewards[:, -1] += scores
+        return rewards
+
+    def unclipped(logprobs, old_logprobs, advantages, mask, cliprange):
+        return -(torch.exp(logprobs - old_logprobs) * advantages * mask).sum() / mask.sum()
+
+    def optimistic(logprobs, old_logprobs, advantages, mask, cliprange):
+        ratio = torch.exp(logprobs - old_logprobs)
+        objective = torch.max(ratio * advantages, ratio.clamp(1 - cliprange, 1 + cliprange) * advantages)
+        return -(objective * mask).sum() / mask.sum()
+
+    assert "first EOS" in str(rlhf_checks.check_kl_rewards(last_column))
+    assert "did not clip" in str(rlhf_checks.check_clipped_loss(unclipped))
+    assert "MIN of the two" in str(rlhf_checks.check_clipped_loss(optimistic))
+    assert "raised ZeroDivisionError" in str(rlhf_checks.check_clipped_loss(lambda *args: 1 / 0))

@@ -1,4 +1,4 @@
-"""Checkers for the exercises at the end of notebooks 01-05, one module per notebook.
+"""Checkers for the exercises at the end of notebooks 01-06, one module per notebook.
 
 Each checker takes the learner's answer (a function or a value), tries it on cases whose right
 answer it knows (the kit's own definition of the same idea, or transformers' code), and returns a
@@ -8,7 +8,7 @@ answer it knows (the kit's own definition of the same idea, or transformers' cod
 
 from __future__ import annotations
 
-from . import anatomy_checks, decoding_checks, finetuning_checks, lora_checks, prompting_checks
+from . import anatomy_checks, decoding_checks, finetuning_checks, lora_checks, prompting_checks, rlhf_checks
 from .feedback import Feedback
 
 HINTS: dict[str, str] = {
@@ -17,6 +17,7 @@ HINTS: dict[str, str] = {
     **decoding_checks.HINTS,
     **finetuning_checks.HINTS,
     **lora_checks.HINTS,
+    **rlhf_checks.HINTS,
 }
 
 __all__ = ["HINTS", "Feedback", "stub"]

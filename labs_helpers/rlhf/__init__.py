@@ -14,10 +14,14 @@ Typical use (notebook 06)::
 
 Modules: ``ppo_math`` (the formulas), ``rollout`` (sampling, log-probs), ``policy`` (LoRA policy,
 value head, KL reference, save/load), ``ppo`` (config, trainer), ``loop`` (the lab's loop),
-``rewards`` / ``toxicity`` / ``reward_hacking`` (reward models and what they measure), ``tiny``
-(a tiny random T5 for tests).
+``rewards`` / ``toxicity`` / ``reward_hacking`` (reward models and what they measure), ``data``
+(the lab's data path), ``start`` (the adapter PPO starts from), ``evaluate`` (before vs after:
+intervals, a paired test, the lab's own measurement), ``run`` (``train ppo``), ``tiny`` (a tiny
+random T5 for tests). Notebook 06 reaches the middle three as ``rlhf.data``, ``rlhf.start`` and
+``rlhf.evaluate``.
 """
 
+from . import data, evaluate, start
 from .loop import PRINTED, draw_length, history_table, print_step, query_batches, train_ppo
 from .policy import (
     REFERENCES,
@@ -75,10 +79,12 @@ __all__ = [
     "build_policy",
     "check_adapter_folder",
     "check_seq2seq",
+    "data",
     "decoder_inputs",
     "draw_length",
     "dropout_off",
     "encode_queries",
+    "evaluate",
     "freeze_all_but_lora",
     "frequency_change",
     "history_table",
@@ -101,6 +107,7 @@ __all__ = [
     "rewards_by_label",
     "sample_responses",
     "save_policy",
+    "start",
     "toxicity_from_logits",
     "train_ppo",
     "trainable_parameters",

@@ -1,0 +1,132 @@
+"""Notebook 06's PPO as one call, for ``python -m labs_helpers.train ppo``: a run folder that is never reused.
+
+The folder gets ``final/`` (the adapter, the value head, the tokenizer and the policy card),
+``ppo_history.csv`` (every statistic of every step) and ``train_summary.json``; when no starting
+adapter is given, the LoRA trained first (as notebook 06 does without notebook 05) goes in ``lora/``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import course
+from ..errors import LabsError
+from ..runs import FINAL
+from .policy import REFERENCES, check_adapter_folder
+from .ppo import PPOConfig
+from .start import check_adapter_base, starting_adapter
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+HISTORY = "ppo_history.csv"
+SUMMARY = "train_summary.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class PPORun:
+    """One PPO run: the model, where PPO starts, the KL reference and the budgets."""
+
+    model: str
+    adapter: str | None  # None: notebook 05's latest adapter for the model, else a LoRA trained first
+    reference: str
+    steps: int
+    learning_rate: float
+    batch_size: int
+    seed: int
+
+    def __post_init__(self) -> None:
+        if self.reference not in REFERENCES:
+            raise LabsError(
+                f"--reference {self.reference}: use 'instruct' (KL to the Lab 2 summarizer) or 'base' "
+                "(KL to the model without adapter, as the course's trl did)."
+            )
+        if self.steps < 1:
+            raise LabsError(f"--steps {self.steps}: use 1 or more PPO steps.")
+        if not self.learning_rate > 0:
+            raise LabsError(f"--lr {self.learning_rate}: use a positive learning rate (the lab: 1.41e-5).")
+        if self.adapter is not None:
+            check_adapter_folder(self.adapter)
+            check_adapter_base(self.adapter, self.model)
+        self.config()  # a batch size that mini-batches of 4 cannot divide fails here, before any folder exists
+
+    def config(self) -> PPOConfig:
+        """The ``PPOConfig`` of this run: the lab's settings with this run's learning rate and batch size."""
+        return PPOConfig(
+            learning_rate=self.learning_rate, mini_batch_size=course.PPO_MINI_BATCH_SIZE, batch_size=self.batch_size
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, model: str, **overrides: Any) -> PPORun:
+        """The settings' PPO budgets (LABS_PPO_*), the 'instruct' reference, options on top."""
+        values = dict(
+            model=model,
+            adapter=None,
+            reference="instruct",
+            steps=settings.ppo_steps,
+            learning_rate=settings.ppo_lr,
+            batch_size=settings.ppo_batch_size,
+            seed=settings.seed,
+        )
+        return cls(**(values | {k: v for k, v in overrides.items() if v is not None}))
+
+
+def reward_for(settings: Settings) -> Any:
+    """The course's RoBERTa reward on the course profile; alt-profanity-check offline."""
+    from .rewards import ProfanityCheckReward, load_classifier_reward
+
+    return ProfanityCheckReward() if settings.offline else load_classifier_reward()
+
+
+def _policy(run: PPORun, settings: Settings, dataset: Any, folder: Path) -> tuple[Any, Path]:
+    from transformers import AutoModelForSeq2SeqLM
+
+    from .policy import build_policy
+
+    if run.adapter is not None:
+        adapter = Path(run.adapter)
+    else:
+        adapter = starting_adapter(settings, dataset, run.model, folder)
+    base = AutoModelForSeq2SeqLM.from_pretrained(run.model, dtype="float32")
+    return build_policy(base, adapter, reference=run.reference).to(settings.device), adapter
+
+
+def run_ppo(run: PPORun, settings: Settings, dataset: Any, folder: str | Path) -> dict[str, Any]:
+    """Train ``run`` into ``folder`` (the policy in ``final/``, the history, a summary); returns the summary."""
+    import torch
+    from transformers import AutoTokenizer, set_seed
+
+    from .data import build_lab_dataset, query_tensors, summary_token_budget
+    from .loop import history_table, print_step, train_ppo
+    from .policy import save_policy
+    from .ppo import PPOTrainer
+
+    config = run.config()
+    folder = Path(folder)
+    set_seed(run.seed)
+    tokenizer = AutoTokenizer.from_pretrained(run.model)
+    lab_data = build_lab_dataset(dataset["train"], tokenizer, seed=run.seed)
+    policy, adapter = _policy(run, settings, dataset, folder)
+    trainer, reward = PPOTrainer(config, policy, tokenizer), reward_for(settings)
+    budget = summary_token_budget(tokenizer, dataset["train"]["summary"][:2000])
+    max_new_tokens = min(settings.max_new_tokens, budget)
+    torch.manual_seed(run.seed)
+    history = train_ppo(
+        trainer, reward.rewards, query_tensors(lab_data["train"]), run.steps, max_new_tokens, 5, run.seed, print_step
+    )
+    save_policy(folder / FINAL, policy, trainer.value_head, tokenizer, ppo_steps=run.steps)
+    history_table(history).to_csv(folder / HISTORY)
+    summary = dataclasses.asdict(run) | {
+        "adapter": str(adapter),
+        "output_dir": str(folder),
+        "final": str(folder / FINAL),
+        "reward_model": reward.name,
+        "max_new_tokens": max_new_tokens,
+        "first": {k: round(history[0][k], 4) for k in ("objective/kl", "ppo/returns/mean", "env/reward_mean")},
+        "last": {k: round(history[-1][k], 4) for k in ("objective/kl", "ppo/returns/mean", "env/reward_mean")},
+    }
+    (folder / SUMMARY).write_text(json.dumps(summary, indent=2))
+    return summary

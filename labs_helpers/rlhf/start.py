@@ -1,0 +1,67 @@
+"""Where PPO starts: notebook 05's LoRA adapter when one fits the model in use, else a short LoRA run now."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import LabsError
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+ADAPTER = "adapter"  # the sub-folder of a notebook-05 run that holds its adapter
+FALLBACK = "lora/final"  # where a notebook-06 run keeps the short LoRA it trained without notebook 05
+
+
+def adapter_base(folder: str | Path) -> str | None:
+    """The base model an adapter folder was trained on (``base_model_name_or_path``), or None."""
+    config = Path(folder) / "adapter_config.json"
+    if not config.is_file():
+        return None
+    return json.loads(config.read_text()).get("base_model_name_or_path")
+
+
+def _same_model(a: str | None, b: str) -> bool:
+    if a is None:
+        return False
+    if a == b:
+        return True
+    return Path(a).expanduser().exists() and Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+
+
+def latest_adapter(parent: str | Path, model_name: str, inside: str = ADAPTER) -> Path | None:
+    """The newest ``<parent>/<run>/<inside>`` adapter trained on ``model_name`` (notebook 05's runs), or None."""
+    found = [
+        p / inside
+        for p in Path(parent).glob("*-[0-9][0-9][0-9]")
+        if (p / inside / "adapter_config.json").is_file() and _same_model(adapter_base(p / inside), model_name)
+    ]
+    return max(found, key=lambda p: p.relative_to(parent).parts[0], default=None)
+
+
+def starting_adapter(settings: Settings, dataset: Any, model_name: str, run_folder: str | Path) -> Path:
+    """Notebook 05's latest adapter for ``model_name``, else one an earlier PPO run trained, else a short LoRA now."""
+    from ..finetuning import FinetunePlan, finetune
+
+    run_dir = Path(settings.run_dir)
+    found = latest_adapter(run_dir / "05_peft_lora", model_name) or latest_adapter(
+        run_dir / "06_rlhf_detox", model_name, FALLBACK
+    )
+    if found is not None:
+        return found
+    steps = max(1, settings.train_steps // 4)
+    print(f"no adapter of notebook 05 for this model: training the same LoRA now, {steps} steps (a quarter)")
+    plan = FinetunePlan.from_settings("lora", settings, model_name, steps=steps)
+    return finetune(plan, dataset, output_dir=Path(run_folder) / "lora").final_dir
+
+
+def check_adapter_base(folder: str | Path, model_name: str) -> None:
+    """LabsError when the adapter in ``folder`` was trained on another model than ``model_name``."""
+    base = adapter_base(folder)
+    if base is not None and not _same_model(base, model_name):
+        raise LabsError(
+            f"The adapter in {folder} was trained on {base}, not on {model_name}: PPO must start from an "
+            "adapter of the model in use; pass one trained on it, or leave --adapter out to train one."
+        )

@@ -1,0 +1,72 @@
+"""``python -m labs_helpers.train ppo``: notebook 06's PPO as a script, with tiny budgets on the instant stand-in."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from labs_helpers.settings import get_settings
+from labs_helpers.train import main
+
+
+@pytest.fixture
+def env(settings, standin_path, monkeypatch, tmp_path):
+    """Offline settings for the CLI with tiny PPO budgets, and a LoRA adapter of the stand-in to start from."""
+    from peft import get_peft_model
+    from transformers import AutoModelForSeq2SeqLM
+
+    from labs_helpers import course
+
+    for name, value in {
+        "LABS_PROFILE": "offline",
+        "LABS_STANDIN": "instant",
+        "LABS_DATASET": settings.dataset,
+        "LABS_CACHE": str(settings.cache_dir),
+        "LABS_RUN_DIR": str(tmp_path / "runs"),
+        "LABS_DEVICE": "cpu",
+        "LABS_DTYPE": "float32",
+        "LABS_MAX_NEW_TOKENS": "6",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("LABS_MODEL", raising=False)
+    model = AutoModelForSeq2SeqLM.from_pretrained(standin_path)
+    get_peft_model(model, course.lora_config(r=4, lora_alpha=4)).save_pretrained(tmp_path / "adapter")
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def test_ppo_from_the_command_line_in_a_fresh_run_folder(env, capsys):
+    adapter = str(env / "adapter")
+    assert main(["ppo", "--adapter", adapter, "--steps", "1", "--batch-size", "4", "--reference", "base"]) == 0
+    assert [p.name for p in (env / "runs" / "train").iterdir()] == ["ppo-001"]
+    run = env / "runs" / "train" / "ppo-001"
+    summary = json.loads((run / "train_summary.json").read_text())
+    assert summary["steps"] == 1 and summary["reference"] == "base" and summary["adapter"] == adapter
+    assert "alt-profanity-check" in summary["reward_model"]
+    card = json.loads((run / "final" / "ppo_policy.json").read_text())
+    assert card["reference"] == "base" and (run / "final" / "value_head.safetensors").is_file()
+    history = (run / "ppo_history.csv").read_text().splitlines()
+    assert len(history) == 2 and "objective/kl" in history[0]
+    assert "objective/kl" in capsys.readouterr().out  # the lab's per-step printout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--steps", "0"], "use 1 or more PPO steps"),
+        (["--batch-size", "6"], "multiple of mini_batch_size"),
+        (["--lr", "-1"], "positive learning rate"),
+        (["--adapter", "{tmp}/nothing"], "no adapter_config.json"),
+        (["--adapter", "{tmp}/other"], "not on"),
+    ],
+)
+def test_bad_ppo_input_gets_one_clear_message_and_no_run_folder(env, capsys, args, message):
+    other = env / "other"
+    other.mkdir()
+    (other / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "another/model"}))
+    assert main(["ppo", *[a.format(tmp=env) for a in args]]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and err.count("\n") == 1
+    assert not (env / "runs" / "train").exists() or not any((env / "runs" / "train").iterdir())
