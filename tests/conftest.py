@@ -64,3 +64,24 @@ def model_and_tokenizer(standin_path):
     tokenizer = AutoTokenizer.from_pretrained(standin_path)
     model = AutoModelForSeq2SeqLM.from_pretrained(standin_path, dtype="float32").eval()
     return model, tokenizer
+
+
+@pytest.fixture
+def cli_env(settings, standin_path, monkeypatch, tmp_path):
+    """The kit's settings for a CLI test: offline, the session's stand-in cache, a private run folder."""
+    from labs_helpers.settings import get_settings
+
+    for name, value in {
+        "LABS_PROFILE": "offline",
+        "LABS_STANDIN": "instant",
+        "LABS_DATASET": settings.dataset,
+        "LABS_CACHE": str(settings.cache_dir),
+        "LABS_RUN_DIR": str(tmp_path / "runs"),
+        "LABS_DEVICE": "cpu",
+        "LABS_DTYPE": "float32",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("LABS_MODEL", raising=False)
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()

@@ -6,35 +6,21 @@ import json
 
 import pytest
 
-from labs_helpers.settings import get_settings
 from labs_helpers.train import main
 
 
 @pytest.fixture
-def env(settings, standin_path, monkeypatch, tmp_path):
-    """Offline settings for the CLI with tiny PPO budgets, and a LoRA adapter of the stand-in to start from."""
+def env(cli_env, standin_path, monkeypatch):
+    """The shared CLI settings with tiny generations, and a LoRA adapter of the stand-in to start from."""
     from peft import get_peft_model
     from transformers import AutoModelForSeq2SeqLM
 
     from labs_helpers import course
 
-    for name, value in {
-        "LABS_PROFILE": "offline",
-        "LABS_STANDIN": "instant",
-        "LABS_DATASET": settings.dataset,
-        "LABS_CACHE": str(settings.cache_dir),
-        "LABS_RUN_DIR": str(tmp_path / "runs"),
-        "LABS_DEVICE": "cpu",
-        "LABS_DTYPE": "float32",
-        "LABS_MAX_NEW_TOKENS": "6",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("LABS_MODEL", raising=False)
+    monkeypatch.setenv("LABS_MAX_NEW_TOKENS", "6")
     model = AutoModelForSeq2SeqLM.from_pretrained(standin_path)
-    get_peft_model(model, course.lora_config(r=4, lora_alpha=4)).save_pretrained(tmp_path / "adapter")
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
+    get_peft_model(model, course.lora_config(r=4, lora_alpha=4)).save_pretrained(cli_env / "adapter")
+    return cli_env
 
 
 def test_ppo_from_the_command_line_in_a_fresh_run_folder(env, capsys):

@@ -4,29 +4,16 @@ import sys
 
 import pytest
 
-from labs_helpers.settings import KIT_ROOT, get_settings
+from labs_helpers.settings import KIT_ROOT
 from labs_helpers.train import main
 
 TINY = ["--steps", "2", "--examples", "4", "--eval-examples", "2", "--batch-size", "2", "--max-input-tokens", "48"]
 
 
 @pytest.fixture
-def env(settings, standin_path, monkeypatch, tmp_path):
-    """The kit's settings for the CLI: offline, the session's stand-in cache, a private run folder."""
-    for name, value in {
-        "LABS_PROFILE": "offline",
-        "LABS_STANDIN": "instant",
-        "LABS_DATASET": settings.dataset,
-        "LABS_CACHE": str(settings.cache_dir),
-        "LABS_RUN_DIR": str(tmp_path / "runs"),
-        "LABS_DEVICE": "cpu",
-        "LABS_DTYPE": "float32",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("LABS_MODEL", raising=False)
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
+def env(cli_env):
+    """The shared CLI settings (conftest.cli_env)."""
+    return cli_env
 
 
 def test_full_from_the_command_line_then_refuses_to_overwrite(env, capsys):
