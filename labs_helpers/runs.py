@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -126,14 +127,37 @@ def on_main_process(decide: Callable[[], Path], cpu: bool) -> Path:
     return value
 
 
-def latest_final(parent: str | Path) -> Path | None:
-    """The ``final`` model folder of the newest finished run under ``parent``, or None."""
+def latest_final(parent: str | Path, base: str | Path | None = None) -> Path | None:
+    """The ``final`` model folder of the newest finished run under ``parent`` (trained from ``base``), or None.
+
+    With ``base`` a local model folder, a run whose tokenizer differs from the base's (another
+    dataset's stand-in, say) is passed over: its vocabulary would not fit this run's model.
+    """
     finals = [
         p / FINAL
         for p in Path(parent).glob("*-[0-9][0-9][0-9]")
-        if (p / FINAL / "config.json").is_file() or (p / FINAL / "adapter_config.json").is_file()
+        if ((p / FINAL / "config.json").is_file() or (p / FINAL / "adapter_config.json").is_file())
+        and _same_tokenizer(p / FINAL, base)
     ]
     return max(finals, key=lambda p: p.parent.name, default=None)
+
+
+def _same_tokenizer(folder: Path, base: str | Path | None) -> bool:
+    """True unless ``base`` is a local folder whose tokenizer.json differs from ``folder``'s."""
+    theirs = Path(base) / "tokenizer.json" if base is not None else None
+    if theirs is None or not theirs.is_file():
+        return True
+    ours = folder / "tokenizer.json"
+    # The vocabulary decides whether a model fits; saving again may change padding or truncation fields.
+    return ours.is_file() and _vocabulary(ours) == _vocabulary(theirs)
+
+
+def _vocabulary(tokenizer_json: Path) -> object:
+    """The ``model`` section (type and vocabulary) of a tokenizer.json, or None when it is unreadable."""
+    try:
+        return json.loads(tokenizer_json.read_text()).get("model")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 class SimulatedInterruption(RuntimeError):

@@ -106,13 +106,18 @@ def test_resume_after_interruption_ends_with_the_same_weights(settings, dataset,
     assert resumed.history["train_loss"].tolist() == pytest.approx(whole_run.history["train_loss"].tolist())
 
 
-def test_finetune_full_saves_a_model_that_reloads(whole_run):
+def test_finetune_full_saves_a_model_that_reloads(whole_run, standin_path):
     from transformers import AutoModelForSeq2SeqLM
 
     reloaded = AutoModelForSeq2SeqLM.from_pretrained(whole_run.final_dir)
     trained = whole_run.trainer.model.state_dict()
     assert all(torch.equal(trained[k].cpu(), v) for k, v in reloaded.state_dict().items())
     assert latest_final(whole_run.output_dir.parent) == whole_run.final_dir
+    assert latest_final(whole_run.output_dir.parent, standin_path) == whole_run.final_dir
+    other = whole_run.output_dir.parent / "other"  # a base with another vocabulary: its runs are passed over
+    other.mkdir(exist_ok=True)
+    (other / "tokenizer.json").write_text("{}")
+    assert latest_final(whole_run.output_dir.parent, other) is None
     history = whole_run.history
     assert set(history.columns) == {"train_loss", "eval_loss"} and history["eval_loss"].notna().any()
 
