@@ -29,25 +29,12 @@ def tree(path: Path) -> ast.Module:
     return ast.parse(path.read_text(), filename=str(path))
 
 
-def _type_checking_blocks(module: ast.Module) -> set[int]:
-    """Line numbers inside ``if TYPE_CHECKING:`` blocks (imports there never run)."""
-    lines: set[int] = set()
-    for node in ast.walk(module):
-        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
-            for child in node.body:
-                lines.update(range(child.lineno, child.end_lineno + 1))
-    return lines
-
-
 def imports(path: Path) -> set[str]:
-    """The kit's modules that ``path`` imports, at module level or inside functions."""
+    """The kit's modules that ``path`` imports: at module level, inside functions, or for type checking."""
     name = module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    skip = _type_checking_blocks(tree(path))
     found: set[str] = set()
-    for node in ast.walk(tree(path)):
-        if getattr(node, "lineno", 0) in skip:
-            continue
+    for node in ast.walk(tree(path)):  # TYPE_CHECKING imports count too: they tie the modules together for readers
         if isinstance(node, ast.ImportFrom):
             base = package
             for _ in range(node.level - 1):

@@ -8,7 +8,7 @@ builds a miniature of it, saved with ``save_pretrained`` so that the notebooks l
 - ``architecture``: the model's shape and its random initialisation;
 - ``cache``: cache keys, the completion marker, atomic publishing and the build lock;
 - ``instant``: the random-weight stand-in (seconds; tests and CI);
-- ``corpus``, ``tasks``, ``pretrain``: the pre-trained stand-in (minutes, once) and what it learns;
+- ``plan``, ``tasks``, ``pretrain``: the pre-trained stand-in (minutes, once): how, on what, the build;
 - ``card``: the README written into each stand-in's folder, and the run card's note.
 
 Which model a run loads (the Hub's or a stand-in) is decided in ``labs_helpers.models``.

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from .architecture import MODEL_CONFIG
 
 if TYPE_CHECKING:
-    from .pretrain import PretrainPlan
+    from .plan import PretrainPlan
     from .tasks import Corpus
 
 # Printed on the run card under the settings table: one note per notebook says what the stand-in is.

@@ -24,9 +24,8 @@ if TYPE_CHECKING:
     from datasets import DatasetDict
     from transformers import PreTrainedTokenizerBase
 
-    from .pretrain import PretrainPlan
+    from .plan import PretrainPlan
 
-TASKS = ("span_corruption", "topic", "next_turn")
 # FLAN-T5's template for dialogues first; the paraphrases teach "a question about the dialogue".
 TOPIC_TEMPLATES = (
     TEMPLATES["flan"],
