@@ -64,12 +64,12 @@ SELFCHECK = {
     ),
     "ui_selfcheck_explorer.ipynb": (
         [
-            "import labs_helpers as labs\n\nsettings = labs.print_run_card()",
+            "import labs_helpers as labs\n\nsettings = labs.get_settings()\nprint(settings.run_card())",
             (
-                "import numpy as np\nfrom labs_helpers import sampling, sampling_plots as splots\n\n"
-                "words, probs = sampling.toy_distribution()\nview = splots.explorer(words, np.log(probs))\n\n\n"
+                "import numpy as np\nfrom labs_helpers import sampling, sampling_plots\n\n"
+                "words, probs = sampling.toy_distribution()\nview = sampling_plots.explorer(words, np.log(probs))\n\n\n"
                 "def broken(*args, **kwargs):\n    raise RuntimeError('explorer callback broken on purpose')\n\n\n"
-                "splots._explorer_figure = broken  # the first picture is drawn, every redraw fails\nview"
+                "sampling_plots._explorer_figure = broken  # the first picture is drawn, every redraw fails\nview"
             ),
         ],
         [("cell 1 ", "did not redraw the plot")],
