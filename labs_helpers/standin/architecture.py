@@ -28,17 +28,27 @@ MODEL_CONFIG = dict(
 )
 
 
-def random_model(vocab_size: int, seed: int) -> T5ForConditionalGeneration:
-    """A randomly initialised T5 with the stand-in's shape, the same for the same seed."""
+def random_model(
+    vocab_size: int, seed: int, config: dict | None = None, scale_embedding: bool = True
+) -> T5ForConditionalGeneration:
+    """A randomly initialised T5 with the stand-in's shape (or ``config``), the same for the same seed."""
     import torch
     from transformers import GenerationConfig, T5Config, T5ForConditionalGeneration
 
     torch.manual_seed(seed)
-    model = T5ForConditionalGeneration(T5Config(vocab_size=vocab_size, **MODEL_CONFIG))
+    model = T5ForConditionalGeneration(T5Config(vocab_size=vocab_size, **(config or MODEL_CONFIG)))
+    if scale_embedding:
+        _scale_embedding(model)
+    model.generation_config = GenerationConfig(decoder_start_token_id=0, eos_token_id=1, pad_token_id=0)
+    return model
+
+
+def _scale_embedding(model: T5ForConditionalGeneration) -> None:
+    """Shrink the shared embedding (and LM head) to std d_model**-0.5."""
+    import torch
+
     with torch.no_grad():
         # The embedding is also the LM head. T5 initialises it at std 1, so a new model's logits have
         # std ~sqrt(d_model) and its loss starts near 80; scaled, it starts near log(vocab), and a
         # short fine-tuning run (CI, the labs offline) learns words instead of undoing the scale.
         model.shared.weight.mul_(model.config.d_model**-0.5)
-    model.generation_config = GenerationConfig(decoder_start_token_id=0, eos_token_id=1, pad_token_id=0)
-    return model
