@@ -120,9 +120,9 @@ def details(results: list[dict[str, Any]]) -> str:
 
 
 BF16_ADVICE = (
-    "worth it on CPUs with bf16 matmul units (avx512_bf16 / AMX): opt in with LABS_DTYPE=bfloat16 "
-    "(training then autocasts in bf16). The default stays fp32 on CPU, so that the notebooks' "
-    "checked equalities (attention by hand, the greedy loop against generate) stay exact"
+    "worth it on CPUs with bf16 matmul units (avx512_bf16 / AMX): there the kit trains and generates in bf16 "
+    "autocast by default (LABS_AUTOCAST; the run card's precision line), while the notebooks' checked "
+    "equalities (attention by hand, the greedy loop against generate) stay in fp32"
 )
 
 
@@ -153,6 +153,14 @@ def advice(r: dict[str, Any]) -> str | None:
         return f"Threads: {r['candidate']} {x:.2f}x vs 1 thread: {verdict}."
     if name == "grad mode: inference_mode vs no_grad":
         return f"torch.inference_mode vs no_grad: {x:.2f}x (a small effect; the kit uses inference_mode)."
+    if name == "course profile: notebooks 04 + 05":
+        today, cut = (
+            sum(sum(p.values()) for p in r["minutes_by_part_first_round"][k].values()) for k in ("today", "cut")
+        )
+        return (
+            f"Course profile on this machine: notebooks 04 + 05 about {today:.0f} min before the cuts, {cut:.0f} min "
+            f"after ({x:.2f}x: {r['candidate'].removeprefix('cut: ')})."
+        )
     if name == "dynamic int8 quantization (Linear)":
         return f"Dynamic int8: {x:.2f}x generation speed, outputs change (see above): an option to show, not a default."
     return None

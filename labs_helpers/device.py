@@ -1,6 +1,10 @@
-"""Where the model runs and in which precision: cuda, then mps, then cpu; never fp16 for T5."""
+"""Where the model runs and in which precision: cuda, then mps, then cpu; bf16 autocast where native; never fp16."""
 
 from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import ContextManager
 
 from .errors import LabsError
 
@@ -54,3 +58,61 @@ def pick_dtype(device: str, requested: str | None = None) -> str:
     if device.startswith("cuda") and torch.cuda.is_bf16_supported():
         return "bfloat16"
     return "float32"
+
+
+AUTOCAST = ("bfloat16", "off")
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")  # x86 instructions that multiply bf16 natively
+
+
+def cpu_bf16_flags(cpuinfo: str | None = None) -> list[str]:
+    """The native-bf16 flags this CPU reports in /proc/cpuinfo (``cpuinfo``: that file's text; [] elsewhere)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:  # macOS, Windows: no /proc; treat as no native bf16
+            return []
+    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), [])
+    return [flag for flag in BF16_CPU_FLAGS if flag in flags]
+
+
+def native_bf16(device: str, cpuinfo: str | None = None) -> str:
+    """Why ``device`` multiplies bf16 natively (e.g. ``"cpu: avx512_bf16"``), or "" when it does not."""
+    import torch
+
+    if device.startswith("cuda"):
+        return "cuda: bf16 supported" if torch.cuda.is_bf16_supported() else ""
+    if device == "cpu":
+        flags = cpu_bf16_flags(cpuinfo)
+        return f"cpu: {', '.join(flags)}" if flags else ""
+    return ""  # mps: bf16 support varies by chip and macOS version; fp32 is the safe default
+
+
+def pick_autocast(device: str, requested: str | None = None, cpuinfo: str | None = None) -> str:
+    """``bfloat16`` where ``device`` multiplies bf16 natively (or when asked), else ``off``."""
+    if requested:
+        if requested not in AUTOCAST:
+            raise LabsError(
+                f"LABS_AUTOCAST={requested!r} is not one of {', '.join(AUTOCAST)}. Use one of those, or unset it "
+                "(the default is bfloat16 where the hardware multiplies bf16 natively)."
+            )
+        return requested
+    return "bfloat16" if native_bf16(device, cpuinfo) else "off"
+
+
+def precision_note(device: str, mode: str, cpuinfo: str | None = None) -> str:
+    """Which precision runs where on ``device`` under autocast ``mode``, and why (a line of the run card)."""
+    native = native_bf16(device, cpuinfo)
+    if mode == "off":
+        why = f"{native} multiplies bf16 natively; LABS_AUTOCAST=off" if native else f"no native bf16 on this {device}"
+        return f"fp32 everywhere ({why})"
+    why = native or f"asked for; this {device} has no native bf16, so it runs slower"
+    return f"fine-tuning and batched generation in bf16 autocast ({why}); weights, PPO and checks by hand in fp32"
+
+
+def autocast(device: str, mode: str) -> ContextManager:
+    """A ``torch.autocast`` context for ``mode`` (``bfloat16``) on ``device``; a no-op for ``off``."""
+    import torch
+
+    if mode == "off":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.split(":")[0], dtype=getattr(torch, mode))

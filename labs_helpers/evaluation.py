@@ -36,9 +36,10 @@ def summarize_dialogues(
     max_new_tokens: int = 50,
     progress: bool = False,
     max_input_tokens: int = course.MAX_INPUT_TOKENS,
+    autocast: str = "off",
     **generate_kwargs,
 ) -> list[str]:
-    """One summary per dialogue with the fine-tuning prompt, greedy unless told otherwise.
+    """One summary per dialogue with the fine-tuning prompt, greedy unless told otherwise, under ``autocast``.
 
     A dialogue too long for ``max_input_tokens`` loses its end inside the prompt (``prompting.fit_dialogue``),
     so the instruction and the ``Summary:`` cue always reach the model.
@@ -52,6 +53,7 @@ def summarize_dialogues(
         max_new_tokens=max_new_tokens,
         progress=progress,
         desc="summarizing",
+        autocast=autocast,
         **generate_kwargs,
     )
 

@@ -23,11 +23,14 @@ def generate_batched(
     max_input_tokens: int | None = None,
     progress: bool = True,
     desc: str = "generating",
+    autocast: str = "off",
     **generate_kwargs,
 ) -> list[str]:
-    """Generate one text per prompt, in batches of similar length; returns them in input order."""
+    """Generate one text per prompt, in batches of similar length, under ``autocast``; returns them in input order."""
     import torch
     from tqdm.auto import tqdm
+
+    from .device import autocast as autocast_context
 
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size}: use 1 or more.")
@@ -45,7 +48,11 @@ def generate_batched(
     was_training = model.training
     model.eval()
     try:
-        with torch.inference_mode(), tqdm(total=len(prompts), desc=desc, disable=not progress) as bar:
+        with (
+            torch.inference_mode(),
+            autocast_context(str(model.device), autocast),
+            tqdm(total=len(prompts), desc=desc, disable=not progress) as bar,
+        ):
             for start in range(0, len(order), batch_size):
                 batch = order[start : start + batch_size]
                 encoded = tokenizer(

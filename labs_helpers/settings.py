@@ -16,8 +16,12 @@ LABS_DATASET         dataset id or folder; default: knkarthick/dialogsum (course
                      the kit's sample in ``data/`` (offline)
 LABS_SEED            random seed (42)
 LABS_DEVICE          ``cuda``, ``mps`` or ``cpu``; default: the best available
-LABS_DTYPE           ``float32`` or ``bfloat16``; default: bf16 on CUDA that
-                     supports it, else fp32 (T5 overflows in fp16, so never that)
+LABS_DTYPE           ``float32`` or ``bfloat16``: the weights when a notebook loads
+                     a model; default: bf16 on CUDA that supports it, else fp32
+                     (T5 overflows in fp16, so never that)
+LABS_AUTOCAST        ``bfloat16`` or ``off``: training and batched generation under
+                     bf16 autocast; default: on where the hardware multiplies bf16
+                     natively (CUDA with bf16, CPUs with AMX or AVX-512 BF16)
 LABS_N_EVAL          unique test dialogues to evaluate
 LABS_TRAIN_STEPS     optimizer steps per training run
 LABS_TRAIN_EXAMPLES  training examples to use (a slice of the train split)
@@ -67,6 +71,8 @@ class Settings:
     seed: int
     device: str
     dtype: str
+    autocast: str
+    precision_note: str
     n_eval: int
     train_steps: int
     train_examples: int
@@ -114,6 +120,7 @@ class Settings:
             ("model", self.model_label if self.uses_standin else self.model),
             ("dataset", self.dataset),
             ("device / dtype", f"{self.device} / {self.dtype}"),
+            ("precision", self.precision_note),
             ("seed", str(self.seed)),
             ("eval dialogues", str(self.n_eval)),
             ("train steps / examples", f"{self.train_steps} / {self.train_examples}"),
@@ -203,7 +210,7 @@ def _absolute(env: Mapping[str, str], base: Path) -> dict[str, str]:
 
 def make_settings(env: Mapping[str, str] | None = None, base: Path | None = None) -> Settings:
     """Build settings from ``env`` (default: ``os.environ``), relative paths against ``base`` (default: the cwd)."""
-    from .device import pick_dtype
+    from .device import pick_autocast, pick_dtype, precision_note
 
     env = _absolute(os.environ if env is None else env, Path.cwd() if base is None else Path(base))
     course_model = env.get("LABS_MODEL") or course.MODEL
@@ -223,6 +230,7 @@ def make_settings(env: Mapping[str, str] | None = None, base: Path | None = None
 
     device = _pick_device(env)
     dtype = pick_dtype(device, env.get("LABS_DTYPE") or None)
+    autocast = pick_autocast(device, env.get("LABS_AUTOCAST") or None)
     sizes = SIZES["course" if profile == "course" else standin or "instant"]
     default_run_dir = KIT_ROOT / "runs" / "interactive"
     return Settings(
@@ -235,6 +243,8 @@ def make_settings(env: Mapping[str, str] | None = None, base: Path | None = None
         seed=_seed(env),
         device=device,
         dtype=dtype,
+        autocast=autocast,
+        precision_note=precision_note(device, autocast),
         n_eval=_int(env, "LABS_N_EVAL", sizes["n_eval"]),
         train_steps=_int(env, "LABS_TRAIN_STEPS", sizes["train_steps"]),
         train_examples=_int(env, "LABS_TRAIN_EXAMPLES", sizes["train_examples"]),

@@ -105,13 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_precision_options(precision) -> None:
-    """--bf16 (autocast) or --fp32; neither: the settings' dtype decides."""
+    """--bf16 (autocast) or --fp32; neither: the settings' autocast decides (on where bf16 is native)."""
     precision.add_argument(
         "--bf16",
         dest="bf16",
         action="store_true",
         default=None,
-        help="bf16 autocast (default: on where LABS_DTYPE is bfloat16, e.g. recent GPUs)",
+        help="bf16 autocast (default: LABS_AUTOCAST, on where the hardware multiplies bf16 natively)",
     )
     precision.add_argument("--fp32", dest="bf16", action="store_false", help="full fp32 (deterministic on CPU)")
 
