@@ -102,6 +102,13 @@ def test_results_json_structure(tiny_run):
     evaluation = next(r for r in payload["results"] if r["name"] == "evaluation of the test split")
     assert evaluation["same_rouge"] is True
     assert "EXTRAPOLATED" in evaluation["note"]
+    cost = next(r for r in payload["results"] if r["name"] == "course profile: notebooks 04 + 05")
+    assert "ESTIMATED" in cost["note"] and cost["padding_share_grouped"] < cost["padding_share_random"]
+    for label in ("today", "cut"):
+        parts = cost["minutes_by_part_first_round"][label]
+        assert set(parts) == {"04", "05"} and all(
+            set(p) == {"training", "validation", "generation"} for p in parts.values()
+        )
 
 
 def table_row(r: dict) -> str:
