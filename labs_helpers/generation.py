@@ -44,6 +44,7 @@ def generate_batched(
     # Longest first: similar lengths share a batch (little padding), and a batch too big for
     # memory fails at once rather than at the end.
     order = sorted(range(len(prompts)), key=lambda i: (-lengths[i], i))
+    options = _generate_options(generation_config, max_new_tokens, generate_kwargs)
     outputs: list[str | None] = [None] * len(prompts)
     was_training = model.training
     model.eval()
@@ -58,15 +59,24 @@ def generate_batched(
                 encoded = tokenizer(
                     [prompts[i] for i in batch], return_tensors="pt", padding=True, truncation=True, max_length=limit
                 ).to(model.device)
-                generated = model.generate(
-                    **encoded, max_new_tokens=max_new_tokens, generation_config=generation_config, **generate_kwargs
-                )
+                generated = model.generate(**encoded, **options)
                 for i, text in zip(batch, tokenizer.batch_decode(generated, skip_special_tokens=True)):
                     outputs[i] = text.strip()
                 bar.update(len(batch))
     finally:
         model.train(was_training)
     return outputs  # type: ignore[return-value]
+
+
+def _generate_options(config: GenerationConfig | None, max_new_tokens: int, kwargs: dict) -> dict:
+    """``generate``'s arguments: a copy of ``config`` updated with the rest (transformers warns when given both)."""
+    import copy
+
+    if config is None:
+        return dict(max_new_tokens=max_new_tokens, **kwargs)
+    config = copy.deepcopy(config)
+    model_kwargs = config.update(max_new_tokens=max_new_tokens, **kwargs)  # returns what is not a generation option
+    return dict(generation_config=config, **model_kwargs)
 
 
 def _warn_if_cut(lengths: Sequence[int], limit: int, side: str) -> None:
