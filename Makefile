@@ -16,7 +16,7 @@ SHARED_DATASET := $(if $(SHARED_DATA),LABS_DATASET=$(abspath $(SHARED_DATA)))
 LOCAL_DATA := $(if $(LABS_DATASET),,$(SHARED_DATASET))
 TEST_ENV := $(QUIET) LABS_PROFILE=offline LABS_STANDIN=instant $(SHARED_DATASET)
 
-.PHONY: labs test ui-test lab student bench install clean-notebooks check-notebooks
+.PHONY: labs test ui-test lab student grade course bench install clean-notebooks check-notebooks
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,17 @@ ui-test: $(VENV)/.installed
 # The student edition: solutions replaced by stubs, written to build/student/.
 student: $(VENV)/.installed
 	$(PY) -m labs_helpers.student_edition --out build/student
+
+# Grade a folder of submitted notebooks offline (instant stand-in): runs/grade-<timestamp>/gradebook.csv,
+# feedback/<student>/<notebook>.md and the executed notebooks. GRADE_ARGS="--time-limit 300" and the like pass on.
+grade: $(VENV)/.installed
+	@test -n "$(SUBMISSIONS)" || { echo "make grade: name the folder, e.g. make grade SUBMISSIONS=submitted/" >&2; exit 2; }
+	$(QUIET) $(LOCAL_DATA) $(PY) -m labs_helpers.grade "$(SUBMISSIONS)" $(GRADE_ARGS)
+
+# An nbgrader course folder (COURSE, default course/): nbgrader_config.py and source/<notebook>/ (README, "For instructors").
+COURSE ?= course
+course: $(VENV)/.installed
+	$(PY) -m labs_helpers.nbgrader_course "$(COURSE)"
 
 # Throughput benchmarks (minutes on 2 CPU cores): prints a table, writes benchmarks/results.json.
 bench: $(VENV)/.installed
