@@ -17,7 +17,7 @@ LOCAL_DATA := $(if $(LABS_DATASET),,$(SHARED_DATASET))
 # fp32 arithmetic in tests: checked outputs must not depend on whether the CI machine has native bf16.
 TEST_ENV := $(QUIET) LABS_PROFILE=offline LABS_STANDIN=instant LABS_AUTOCAST=off $(SHARED_DATASET)
 
-.PHONY: labs test ui-test lab student bench install clean-notebooks check-notebooks
+.PHONY: labs test ui-test lab student grade course bench install clean-notebooks check-notebooks
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,17 @@ ui-test: $(VENV)/.installed
 # The student edition: solutions replaced by stubs, written to build/student/.
 student: $(VENV)/.installed
 	$(PY) -m labs_helpers.student_edition --out build/student
+
+# Grade a folder of submitted notebooks offline (instant stand-in): runs/grade-<timestamp>/gradebook.csv,
+# feedback/<student>/<notebook>.md and the executed notebooks. GRADE_ARGS="--time-limit 300" and the like pass on.
+grade: $(VENV)/.installed
+	@test -n "$(SUBMISSIONS)" || { echo "make grade: name the folder, e.g. make grade SUBMISSIONS=submitted/" >&2; exit 2; }
+	$(QUIET) $(LOCAL_DATA) $(PY) -m labs_helpers.grade "$(SUBMISSIONS)" $(GRADE_ARGS)
+
+# An nbgrader course folder (COURSE, default course/): nbgrader_config.py and source/<notebook>/ (README, "For instructors").
+COURSE ?= course
+course: $(VENV)/.installed
+	$(PY) -m labs_helpers.nbgrader_course "$(COURSE)"
 
 # Throughput benchmarks (minutes on 2 CPU cores): prints a table, writes benchmarks/results.json.
 bench: $(VENV)/.installed

@@ -1,12 +1,13 @@
-"""``make student``: the student edition of the notebooks, with every solution replaced by a stub.
+"""``make student``: the student edition of the notebooks, the same notebooks ``nbgrader generate_assignment`` releases.
 
     python -m labs_helpers.student_edition [--out build/student] [NOTEBOOK ...]
 
-A solution lives in a code cell tagged ``solution``. Inside it, the lines between
-``# BEGIN SOLUTION <exercise>`` and ``# END SOLUTION`` become one
-``raise NotImplementedError(...)`` with the exercise's hint, at the same indentation, so a
-function keeps its signature and docstring; a tagged cell without markers is replaced whole.
-The source notebooks stay the instructor edition; the student edition has no outputs.
+The notebooks use nbgrader's markup. An answer cell has ``nbgrader.solution`` set; inside it, the
+lines between ``### BEGIN SOLUTION <exercise>`` and ``### END SOLUTION`` become one
+``raise NotImplementedError(...)`` with the exercise's hint, at the same indentation, so a function
+keeps its signature and docstring; an answer cell without markers is replaced whole. Checker cells
+(``nbgrader.grade``) and read-only cells (``nbgrader.locked``) are locked against edits, as nbgrader
+does. The source notebooks stay the instructor edition; the student edition has no outputs.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from .errors import LabsError
 from .exercises import HINTS
 from .settings import KIT_ROOT
 
-SOLUTION_TAG = "solution"
-_BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION\s+(?P<exercise>[\w.]+)\s*$")
-_END = re.compile(r"^\s*# END SOLUTION\s*$")
+_BEGIN = re.compile(r"^(?P<indent>\s*)#+ BEGIN SOLUTION\s+(?P<exercise>[\w.]+)\s*$")
+_END = re.compile(r"^\s*#+ END SOLUTION\s*$")
+WHOLE_CELL_STUB = "raise NotImplementedError('This exercise is yours to solve: see the text above.')"
 
 
 def stub_source(source: str, where: str = "cell") -> str:
@@ -32,7 +33,7 @@ def stub_source(source: str, where: str = "cell") -> str:
         begin = _BEGIN.match(line)
         if begin:
             if inside:
-                raise LabsError(f"{where}: '# BEGIN SOLUTION' inside another solution; close it with '# END SOLUTION'.")
+                raise LabsError(f"{where}: 'BEGIN SOLUTION' inside another solution; close it with '### END SOLUTION'.")
             inside = begin
             exercise = begin["exercise"]
             hint = HINTS.get(exercise, "see the exercise text above.")
@@ -41,15 +42,30 @@ def stub_source(source: str, where: str = "cell") -> str:
             )
         elif _END.match(line):
             if not inside:
-                raise LabsError(f"{where}: '# END SOLUTION' without a '# BEGIN SOLUTION <exercise>' before it.")
+                raise LabsError(f"{where}: '### END SOLUTION' without a '### BEGIN SOLUTION <exercise>' before it.")
             inside = None
         elif not inside:
+            if "BEGIN SOLUTION" in line:
+                raise LabsError(f"{where}: write '### BEGIN SOLUTION <exercise>' alone on its line, e.g. 03.1.")
             out.append(line)
     if inside:
-        raise LabsError(f"{where}: '# BEGIN SOLUTION {inside['exercise']}' is never closed with '# END SOLUTION'.")
-    if out == lines:  # no markers: the whole cell is the solution
-        return "raise NotImplementedError('This exercise is yours to solve: see the text above.')"
-    return "\n".join(out)
+        raise LabsError(f"{where}: '### BEGIN SOLUTION {inside['exercise']}' is never closed with '### END SOLUTION'.")
+    return WHOLE_CELL_STUB if out == lines else "\n".join(out)
+
+
+def grading(cell) -> dict:
+    """The cell's nbgrader metadata (empty for a lesson cell)."""
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def lock(cell) -> None:
+    """Mark the cell undeletable, and uneditable unless it holds an answer (nbgrader's LockCells)."""
+    marks = grading(cell)
+    if marks.get("solution"):
+        cell.metadata["deletable"] = False
+    elif marks.get("grade") or marks.get("locked"):
+        cell.metadata["deletable"] = False
+        cell.metadata["editable"] = False
 
 
 def student_notebook(path: Path):
@@ -58,14 +74,24 @@ def student_notebook(path: Path):
 
     notebook = nbformat.read(path, as_version=4)
     for index, cell in enumerate(notebook.cells, start=1):
-        if cell.cell_type != "code":
-            continue
-        cell.outputs, cell.execution_count = [], None
-        tags = cell.metadata.get("tags", [])
-        if SOLUTION_TAG in tags:
-            cell.source = stub_source(cell.source, f"{path.name}, cell {index}")
-            cell.metadata["tags"] = [t for t in tags if t != SOLUTION_TAG] + ["exercise"]
+        lock(cell)
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+            if grading(cell).get("solution"):
+                cell.source = stub_source(cell.source, f"{path.name}, cell {index}")
+        if any(grading(cell).get(key) for key in ("solution", "grade", "locked")):
+            _checksum(cell)
     return notebook
+
+
+def _checksum(cell) -> None:
+    """Record the cell's checksum as nbgrader's release does, so autograde can tell edited cells (needs nbgrader)."""
+    try:
+        from nbgrader.utils import compute_checksum
+    except ImportError:  # the edition is the same without them; only nbgrader reads checksums
+        return
+    cell.metadata.nbgrader["checksum"] = compute_checksum(cell)
+    cell.metadata.nbgrader["cell_type"] = cell.cell_type
 
 
 def build(out_dir: Path, notebooks: list[Path]) -> list[Path]:

@@ -19,7 +19,7 @@ from labs_helpers.exercises import (
     rlhf_checks,
 )
 from labs_helpers.settings import KIT_ROOT
-from labs_helpers.student_edition import SOLUTION_TAG, build, stub_source
+from labs_helpers.student_edition import build, grading, stub_source
 
 NOTEBOOKS = sorted((KIT_ROOT / "notebooks").glob("[0-9]*.ipynb"))
 
@@ -29,8 +29,8 @@ def solution_cells() -> dict[str, str]:
     found = {}
     for path in NOTEBOOKS:
         for cell in nbformat.read(path, as_version=4).cells:
-            if SOLUTION_TAG in cell.metadata.get("tags", []):
-                for exercise in re.findall(r"# BEGIN SOLUTION\s+([\w.]+)", cell.source):
+            if grading(cell).get("solution"):
+                for exercise in re.findall(r"### BEGIN SOLUTION\s+([\w.]+)", cell.source):
                     found[exercise] = cell.source
     return found
 
@@ -120,6 +120,16 @@ def test_wrong_answers_get_specific_feedback(model_and_tokenizer):
     assert "sqrt(d_kv)" in str(anatomy_checks.check_attention_head(scaled, model, ids, head=0))
 
 
+def test_a_graded_checker_cell_raises_only_when_the_check_failed():
+    from labs_helpers.metrics import distinct_n
+
+    wrong = decoding_checks.check_distinct_n(lambda texts, n: 1.0 if n == 1 else 0.0)
+    good = decoding_checks.check_distinct_n(distinct_n)
+    assert good.assert_passed() is good  # the cell still shows the feedback
+    with pytest.raises(AssertionError, match=r"Exercise 03.3: not yet\.(.|\n)*Hint: Count distinct"):
+        wrong.assert_passed()
+
+
 def test_learner_errors_become_feedback():
     feedback = decoding_checks.check_distinct_n(lambda texts, n: 1 / 0)
     assert not feedback and "ZeroDivisionError" in str(feedback)
@@ -131,11 +141,14 @@ def test_student_edition_has_no_solutions(tmp_path):
     solutions = solution_cells()
     for path in written:
         for cell in nbformat.read(path, as_version=4).cells:
-            assert SOLUTION_TAG not in cell.metadata.get("tags", [])
             assert "BEGIN SOLUTION" not in cell.source and not cell.get("outputs")
+            if grading(cell).get("solution"):  # the learner writes here, but cannot delete the cell
+                assert cell.metadata["deletable"] is False and "editable" not in cell.metadata
+            elif grading(cell).get("grade") or grading(cell).get("locked"):  # checkers and exercise texts
+                assert cell.metadata["deletable"] is False and cell.metadata["editable"] is False
     text = "\n".join(path.read_text() for path in written)
     for exercise, source in solutions.items():
-        body = re.search(r"# BEGIN SOLUTION[^\n]*\n(.*?)# END SOLUTION", source, re.S).group(1)
+        body = re.search(r"### BEGIN SOLUTION[^\n]*\n(.*?)### END SOLUTION", source, re.S).group(1)
         for line in body.strip().splitlines():
             if len(line.strip()) > 25:  # distinctive solution lines must be gone
                 assert line.strip() not in text, (exercise, line)
@@ -145,9 +158,11 @@ def test_stub_markers_are_validated():
     from labs_helpers.errors import LabsError
 
     with pytest.raises(LabsError, match="never closed"):
-        stub_source("# BEGIN SOLUTION 03.1\nx = 1")
-    with pytest.raises(LabsError, match="without a '# BEGIN SOLUTION"):
-        stub_source("x = 1\n# END SOLUTION")
+        stub_source("### BEGIN SOLUTION 03.1\nx = 1")
+    with pytest.raises(LabsError, match="without a '### BEGIN SOLUTION"):
+        stub_source("x = 1\n### END SOLUTION")
+    with pytest.raises(LabsError, match="alone on its line"):
+        stub_source("x = 1  ### BEGIN SOLUTION 03.1\n### END SOLUTION")
 
 
 def test_student_edition_runs_up_to_the_first_unsolved_exercise(tmp_path, monkeypatch, settings):
@@ -168,7 +183,7 @@ def test_student_edition_runs_up_to_the_first_unsolved_exercise(tmp_path, monkey
         monkeypatch.setenv(name, value)
     [path] = build(tmp_path / "student", [KIT_ROOT / "notebooks" / "01_transformer_anatomy.ipynb"])
     notebook = nbformat.read(path, as_version=4)
-    first_stub = next(i for i, c in enumerate(notebook.cells) if "exercise" in c.metadata.get("tags", []))
+    first_stub = next(i for i, c in enumerate(notebook.cells) if grading(c).get("solution"))
     client = NotebookClient(
         notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
     )

@@ -26,6 +26,12 @@ class Feedback:
     def __bool__(self) -> bool:
         return self.passed
 
+    def assert_passed(self) -> Feedback:
+        """This feedback when it passed; else raise AssertionError with it (what a graded test cell must do)."""
+        if not self.passed:
+            raise AssertionError(str(self))
+        return self
+
 
 def failer(hints: Mapping[str, str]) -> Callable[..., Feedback]:
     """A ``fail(exercise, message, hint="")`` whose hint, when not given, is the exercise's from ``hints``."""
