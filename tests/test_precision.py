@@ -70,3 +70,19 @@ def test_batched_generation_runs_under_autocast_only_when_asked(model_and_tokeni
     assert next(model.parameters()).dtype == torch.float32  # autocast never converts the weights
     with autocast("cpu", "off"):
         assert not torch.is_autocast_enabled("cpu")
+
+
+def test_the_precision_quality_script_compares_both_precisions_on_the_same_dialogues(model_and_tokenizer, dataset):
+    from benchmarks.precision_quality import compare_precisions
+    from labs_helpers.evaluation import eval_dialogues
+
+    model, tokenizer = model_and_tokenizer
+    test = eval_dialogues(dataset["test"], 3)
+    got = compare_precisions(model, tokenizer, list(test["dialogue"]), list(test["references"]), seed=0)
+    for mode in ("off", "bfloat16"):
+        low, mid, high = got[f"{mode}_rouge"]["rouge1"]
+        assert 0 <= low <= mid <= high <= 1
+    low, mean, high = got["rouge1_bf16_minus_fp32"]
+    assert low <= mean <= high
+    same, n = got["identical"].split("/")
+    assert n == "3" and 0 <= int(same) <= 3 and len(got["examples"]) == 3
