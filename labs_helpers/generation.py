@@ -24,15 +24,9 @@ def generate_batched(
     progress: bool = True,
     desc: str = "generating",
     autocast: str = "off",
-    encoder_batch_size: int = 8,
     **generate_kwargs,
 ) -> list[str]:
-    """Generate one text per prompt, in batches of similar length, under ``autocast``; returns them in input order.
-
-    The encoder reads each batch in slices of ``encoder_batch_size`` prompts of near-equal length (little
-    padding), and the decoder then writes for the whole batch at once: its per-token work is memory-bound,
-    so a large ``batch_size`` makes it cheap per summary, while the encoder pays only for real tokens.
-    """
+    """Generate one text per prompt, in batches of similar length, under ``autocast``; returns them in input order."""
     import torch
     from tqdm.auto import tqdm
 
@@ -62,36 +56,16 @@ def generate_batched(
         ):
             for start in range(0, len(order), batch_size):
                 batch = order[start : start + batch_size]
-                texts = [prompts[i] for i in batch]
-                generated = model.generate(**encode(model, tokenizer, texts, limit, encoder_batch_size), **options)
+                encoded = tokenizer(
+                    [prompts[i] for i in batch], return_tensors="pt", padding=True, truncation=True, max_length=limit
+                ).to(model.device)
+                generated = model.generate(**encoded, **options)
                 for i, text in zip(batch, tokenizer.batch_decode(generated, skip_special_tokens=True)):
                     outputs[i] = text.strip()
                 bar.update(len(batch))
     finally:
         model.train(was_training)
     return outputs  # type: ignore[return-value]
-
-
-def encode(
-    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], limit: int, slice_size: int
-) -> dict:
-    """``generate``'s encoder inputs for ``texts`` (sorted longest first): encoder outputs made slice by slice."""
-    import torch
-    from transformers.modeling_outputs import BaseModelOutput
-
-    if slice_size >= len(texts):
-        whole = tokenizer(list(texts), return_tensors="pt", padding=True, truncation=True, max_length=limit)
-        return dict(whole.to(model.device))
-    states, masks = [], []
-    for start in range(0, len(texts), slice_size):
-        chunk = list(texts[start : start + slice_size])
-        piece = tokenizer(chunk, return_tensors="pt", padding=True, truncation=True, max_length=limit).to(model.device)
-        states.append(model.get_encoder()(**piece).last_hidden_state)
-        masks.append(piece.attention_mask)
-    width = max(m.shape[1] for m in masks)  # pad each slice to the widest; padded positions are masked out
-    hidden = torch.cat([torch.nn.functional.pad(h, (0, 0, 0, width - h.shape[1])) for h in states])
-    mask = torch.cat([torch.nn.functional.pad(m, (0, width - m.shape[1])) for m in masks])
-    return dict(encoder_outputs=BaseModelOutput(last_hidden_state=hidden), attention_mask=mask)
 
 
 def _generate_options(config: GenerationConfig | None, max_new_tokens: int, kwargs: dict) -> dict:

@@ -25,15 +25,6 @@ def test_batched_equals_one_at_a_time_greedy(model_and_tokenizer, dataset):
     assert batched == one_at_a_time(model, tokenizer, prompts, 12)
 
 
-@pytest.mark.parametrize("encoder_batch_size", [1, 2, 16])
-def test_encoder_slices_give_the_same_greedy_summaries(model_and_tokenizer, dataset, encoder_batch_size):
-    # The decoder writes for 7 dialogues at once; the encoder reads them 1, 2 or all 7 at a time.
-    model, tokenizer = model_and_tokenizer
-    prompts = [format_prompt("finetune", d) for d in dataset["validation"]["dialogue"][:7]]
-    options = dict(batch_size=7, max_new_tokens=12, progress=False, encoder_batch_size=encoder_batch_size)
-    assert generate_batched(model, tokenizer, prompts, **options) == one_at_a_time(model, tokenizer, prompts, 12)
-
-
 def test_order_is_input_order(model_and_tokenizer):
     model, tokenizer = model_and_tokenizer
     prompts = ["short one", "a much longer prompt " * 20, "medium sized prompt here"]
