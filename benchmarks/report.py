@@ -158,8 +158,8 @@ def advice(r: dict[str, Any]) -> str | None:
             sum(sum(p.values()) for p in r["minutes_by_part_first_round"][k].values()) for k in ("today", "cut")
         )
         return (
-            f"Course profile on this machine: notebooks 04 + 05 about {today:.0f} min before the cuts, {cut:.0f} min "
-            f"after ({x:.2f}x: {r['candidate'].removeprefix('cut: ')})."
+            f"Course profile (on the machine in its note): notebooks 04 + 05 about {today:.0f} min before the cuts, "
+            f"{cut:.0f} min after ({x:.2f}x: {r['candidate'].removeprefix('cut: ')})."
         )
     if name == "dynamic int8 quantization (Linear)":
         return f"Dynamic int8: {x:.2f}x generation speed, outputs change (see above): an option to show, not a default."
