@@ -5,6 +5,8 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING, Sequence
 
+from .device import autocast as autocast_context
+
 if TYPE_CHECKING:
     from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 
@@ -30,8 +32,6 @@ def generate_batched(
     import torch
     from tqdm.auto import tqdm
 
-    from .device import autocast as autocast_context
-
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size}: use 1 or more.")
     prompts = list(prompts)
@@ -49,11 +49,8 @@ def generate_batched(
     was_training = model.training
     model.eval()
     try:
-        with (
-            torch.inference_mode(),
-            autocast_context(str(model.device), autocast),
-            tqdm(total=len(prompts), desc=desc, disable=not progress) as bar,
-        ):
+        bar = tqdm(total=len(prompts), desc=desc, disable=not progress)
+        with torch.inference_mode(), autocast_context(str(model.device), autocast), bar:
             for start in range(0, len(order), batch_size):
                 batch = order[start : start + batch_size]
                 encoded = tokenizer(

@@ -229,7 +229,6 @@ def make_settings(env: Mapping[str, str] | None = None, base: Path | None = None
         dataset = env.get("LABS_DATASET") or str(SAMPLE_DATA)
 
     device = _pick_device(env)
-    dtype = pick_dtype(device, env.get("LABS_DTYPE") or None)
     autocast = pick_autocast(device, env.get("LABS_AUTOCAST") or None)
     sizes = SIZES["course" if profile == "course" else standin or "instant"]
     default_run_dir = KIT_ROOT / "runs" / "interactive"
@@ -242,7 +241,7 @@ def make_settings(env: Mapping[str, str] | None = None, base: Path | None = None
         dataset=dataset,
         seed=_seed(env),
         device=device,
-        dtype=dtype,
+        dtype=pick_dtype(device, env.get("LABS_DTYPE") or None),
         autocast=autocast,
         precision_note=precision_note(device, autocast),
         n_eval=_int(env, "LABS_N_EVAL", sizes["n_eval"]),
