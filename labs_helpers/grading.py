@@ -96,6 +96,7 @@ def execute(notebook, folder: Path, env: dict[str, str], time_limit: float) -> s
         interrupt_on_timeout=False,  # the time is up: stop here, the kernel is shut down below
         shutdown_kernel="immediate",
         kernel_name="python3",
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no kernel start-up chatter (TCP notice) on stderr
         resources={"metadata": {"path": str(folder)}},
     )
     deadline = time.monotonic() + time_limit

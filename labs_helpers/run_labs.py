@@ -42,6 +42,7 @@ def _execute(path: Path, out_path: Path, timeout: int, ran: list[int]) -> float:
         iopub_timeout=120,  # a cell's last outputs can lag its reply on a busy machine (the default 4 s drops them)
         shutdown_kernel="graceful",
         kernel_name="python3",
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no kernel start-up chatter (TCP notice) on stderr
         resources={"metadata": {"path": str(path.parent)}},
         on_cell_start=lambda cell, cell_index: ran.append(cell_index),
         on_cell_complete=lambda cell, cell_index: bar.update(1),
