@@ -23,6 +23,7 @@ from pathlib import Path
 from .grading import Assignment, Score, execute, identify, load_assignment, prepare, score
 from .run_labs import new_labs_folder
 from .settings import KIT_ROOT
+from .student_edition import assignment_notebooks
 
 COLUMNS = ["student", "notebook", "exercise", "points", "max_points", "feedback"]
 
@@ -149,8 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"make grade: {problem}", file=sys.stderr)
         return 2
     options.dataset = str(Path(options.dataset).resolve()) if options.dataset else None
-    paths = sorted(options.notebooks.glob("0[1-6]*.ipynb"))
-    assignments = {path.stem: load_assignment(path) for path in paths}
+    assignments = {path.stem: load_assignment(path) for path in assignment_notebooks(options.notebooks)}
     if options.out is None:
         out = new_labs_folder(KIT_ROOT / "runs", dt.datetime.now().strftime("grade-%Y%m%d-%H%M%S"))
     else:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from nbgrader.preprocessors import ClearSolutions
 
-from .student_edition import WHOLE_CELL_STUB, stub_source
+from .student_edition import WHOLE_CELL_STUB, assignment_notebooks, stub_source
 
 CONFIG = """\
 # nbgrader settings for the labs kit's course (written by python -m labs_helpers.nbgrader_course).
@@ -70,13 +70,11 @@ def write_course(root: Path, notebooks: list[Path]) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point for ``make course``."""
-    from .settings import KIT_ROOT
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("course", type=Path, help="the course folder (created if missing)")
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks 01-06")
     args = parser.parse_args(argv)
-    paths = args.notebooks or sorted((KIT_ROOT / "notebooks").glob("0[1-6]*.ipynb"))
+    paths = args.notebooks or assignment_notebooks()
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         print(f"make course: no notebook {', '.join(missing)}; name notebooks from notebooks/.", file=sys.stderr)

@@ -53,6 +53,11 @@ def stub_source(source: str, where: str = "cell") -> str:
     return WHOLE_CELL_STUB if out == lines else "\n".join(out)
 
 
+def assignment_notebooks(folder: Path = KIT_ROOT / "notebooks") -> list[Path]:
+    """The notebooks that hold exercises (01-06), each one assignment for ``make grade`` and nbgrader."""
+    return sorted(folder.glob("0[1-6]*.ipynb"))
+
+
 def grading(cell) -> dict:
     """The cell's nbgrader metadata (empty for a lesson cell)."""
     return cell.get("metadata", {}).get("nbgrader", {})

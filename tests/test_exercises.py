@@ -219,3 +219,18 @@ def test_rlhf_checkers_name_the_mistake():
     assert "did not clip" in str(rlhf_checks.check_clipped_loss(unclipped))
     assert "MIN of the two" in str(rlhf_checks.check_clipped_loss(optimistic))
     assert "raised ZeroDivisionError" in str(rlhf_checks.check_clipped_loss(lambda *args: 1 / 0))
+
+
+def test_assignment_notebooks_are_the_ones_with_graded_cells():
+    import nbformat
+
+    from labs_helpers.settings import KIT_ROOT
+    from labs_helpers.student_edition import assignment_notebooks, grading
+
+    found = assignment_notebooks()
+    graded = [
+        p
+        for p in sorted((KIT_ROOT / "notebooks").glob("*.ipynb"))
+        if any(grading(c).get("grade") for c in nbformat.read(p, as_version=4).cells)
+    ]
+    assert found == graded and [p.name[:2] for p in found] == ["01", "02", "03", "04", "05", "06"]
