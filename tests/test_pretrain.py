@@ -9,6 +9,7 @@ import torch
 from labs_helpers.errors import LabsError
 from labs_helpers.settings import make_settings
 from labs_helpers.standin import cache, pretrain, tasks
+from labs_helpers.standin.plan import COPYING_PLAN
 from labs_helpers.standin.tokenizer import train_tokenizer
 
 TINY = pretrain.PretrainPlan(steps=4, batch_size=4, max_input_tokens=64, max_target_tokens=16, checkpoint_every=2)
@@ -167,10 +168,92 @@ def test_batches_depend_only_on_the_step(corpus):
     assert (first["labels"] != 0).all()  # padding is -100, never a learned pad
 
 
+def test_keywords_are_the_rare_words_in_order_of_appearance():
+    others = ["#Person1#: The weather is nice.\n#Person2#: Nice weather for a walk."] * 50
+    dialogue = "#Person1#: Jack, the weather is nice. Shall we upgrade the computer?\n#Person2#: The computer, Jack?"
+    frequency = tasks.document_frequency(others + [dialogue])
+    assert tasks.keywords(dialogue, frequency, 51, k=3) == "Jack, upgrade, computer"  # as written, first-seen order
+    assert "weather" not in tasks.keywords(dialogue, frequency, 51, k=4).split(", ")  # in every dialogue: not telling
+    assert tasks.keywords("#Person1#: Oh, yes.", frequency, 51) == ""  # nothing but stop words
+
+
+def _examples_of(corpus, task):
+    tokenizer = train_tokenizer(corpus.texts())
+    plan = pretrain.PretrainPlan(task_mix=((task, 1.0),), max_input_tokens=256, max_target_tokens=64)
+    maker = tasks.BatchMaker(corpus, tokenizer, plan, seed=0)
+    rng = random.Random(0)
+    decode = lambda ids: tokenizer.decode(ids, skip_special_tokens=True)  # noqa: E731
+    return [tuple(map(decode, maker.example(rng))) for _ in range(20)]
+
+
+def test_copy_answers_with_its_own_input(corpus):
+    for prompt, target in _examples_of(corpus, "copy"):
+        assert target and target in prompt and ("Repeat it:" in prompt or "Copy the text." in prompt)
+
+
+def test_keywords_answers_with_words_of_its_dialogue(corpus):
+    for prompt, target in _examples_of(corpus, "keywords"):
+        words = target.split(", ")
+        assert 1 <= len(words) <= 6 and all(w in prompt for w in words)
+
+
+def test_position_prior_makes_first_layer_heads_look_at_neighbours():
+    from labs_helpers.standin.architecture import add_position_prior, random_model
+
+    model = random_model(200, seed=0)
+    attention = model.encoder.block[0].layer[0].SelfAttention
+    before = attention.compute_bias(6, 6)[0].clone()  # (heads, query, key)
+    add_position_prior(model, 8.0)
+    after = attention.compute_bias(6, 6)[0]
+    expected = torch.zeros_like(before)
+    expected[0] = 8.0 * torch.ones(5).diag(-1)  # head 0: key = query - 1
+    expected[1] = 8.0 * torch.ones(5).diag(1)  # head 1: key = query + 1
+    assert torch.allclose(after - before, expected, atol=1e-5)
+
+
 def test_small_dataset_builds_in_few_steps():
     plan = pretrain.PretrainPlan()
     assert plan.steps_for(12_460) == plan.steps
     assert plan.steps_for(24) == 38  # 50 passes over 24 dialogues at 32 per step
+    copying = COPYING_PLAN
+    assert copying.copy_steps_for(12_460) == copying.copy_steps and copying.copy_steps_for(24) == 19  # at most half
+    assert plan.copy_steps_for(12_460) == 0  # the default plan does not copy first
+
+
+def test_tokenizer_learns_the_templates_of_the_plans_tasks_only():
+    assert not set(tasks.COPY_TEMPLATES + tasks.KEYWORD_TEMPLATES) & set(tasks.templates_for(pretrain.DEFAULT_PLAN))
+    assert set(tasks.COPY_TEMPLATES + tasks.KEYWORD_TEMPLATES) <= set(tasks.templates_for(COPYING_PLAN))
+
+
+def test_copying_plan_builds_with_whole_tags_and_the_prior(tmp_path, corpus):
+    import dataclasses
+
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    plan = dataclasses.replace(COPYING_PLAN, steps=4, batch_size=4, copy_steps=2, max_input_tokens=64)
+    folder = pretrain.build_pretrained(corpus, tmp_path / "copying", seed=0, plan=plan, progress=False)
+    assert "#Person1#" in AutoTokenizer.from_pretrained(folder).tokenize("#Person1#: Hi.")
+    bias = AutoModelForSeq2SeqLM.from_pretrained(folder).encoder.block[0].layer[0].SelfAttention.relative_attention_bias
+    assert bias.weight[1, 0] > 7 and bias.weight[17, 1] > 7  # the prior, barely moved by 4 steps
+    assert "are `copy` only" in (folder / "README.md").read_text()
+
+
+def test_fields_added_later_keep_the_default_plans_cache_key():
+    fields = pretrain.DEFAULT_PLAN.key_fields()
+    assert not {"keywords", "position_prior", "copy_steps", "one_task_per_batch", "whole_speaker_tags"} & set(fields)
+    assert COPYING_PLAN.key_fields()["position_prior"] == 8.0
+
+
+def test_first_steps_only_copy(corpus):
+    tokenizer = train_tokenizer(corpus.texts())
+    plan = pretrain.PretrainPlan(steps=4, copy_steps=2, batch_size=8, max_passes=10**6)
+    maker = tasks.BatchMaker(corpus, tokenizer, plan, seed=0)
+
+    def copies(step):
+        prompts = tokenizer.batch_decode(maker.batch(step)["input_ids"], skip_special_tokens=True)
+        return sum(p.endswith("Repeat it:") or p.startswith("Copy the text.") for p in prompts)
+
+    assert copies(0) == copies(1) == 8 and copies(3) < 8
 
 
 def test_bad_plans_and_empty_data_are_refused():

@@ -52,3 +52,21 @@ def _scale_embedding(model: T5ForConditionalGeneration) -> None:
         # std ~sqrt(d_model) and its loss starts near 80; scaled, it starts near log(vocab), and a
         # short fine-tuning run (CI, the labs offline) learns words instead of undoing the scale.
         model.shared.weight.mul_(model.config.d_model**-0.5)
+
+
+PREVIOUS_TOKEN_BUCKET, NEXT_TOKEN_BUCKET = 1, 17  # T5's bidirectional buckets for relative positions -1 and +1
+
+
+def add_position_prior(model: T5ForConditionalGeneration, strength: float) -> None:
+    """Give the encoder's first layer a head that looks at the previous token and one at the next."""
+    import torch
+
+    # Copying a phrase needs each encoder position to know its neighbour (the decoder then finds
+    # "the word after the one I just wrote"). T5 learns such heads through its relative position
+    # biases, which start near 0 and move about one learning rate per step: measured on the
+    # stand-in, copying one or two turns still had a loss of 3.3 after 400 steps. Starting the two
+    # heads' biases at ``strength`` (a prior, still trained), the loss was 0.44 after 600 steps.
+    bias = model.encoder.block[0].layer[0].SelfAttention.relative_attention_bias.weight  # (buckets, heads)
+    with torch.no_grad():
+        bias[PREVIOUS_TOKEN_BUCKET, 0] += strength
+        bias[NEXT_TOKEN_BUCKET, 1 % model.config.num_heads] += strength

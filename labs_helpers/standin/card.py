@@ -49,19 +49,14 @@ data fingerprint `{corpus.fingerprint()[:16]}`).
 
 Task mix ({mix}):
 
-- `span_corruption`: T5's pre-training objective: about {plan.noise_density:.0%} of a dialogue's tokens, in spans of
-  about {plan.mean_span_length:g}, are replaced by sentinels `<extra_id_N>`; the target lists the missing spans.
-- `topic`: FLAN-T5's dialogue template ("What was going on?") and three paraphrases, answered with
-  the dialogue's topic (e.g. "get a check-up").
-- `next_turn`: the first turns of a dialogue and "What does #Person2# say next?" (or "Continue the
-  conversation."), answered with the next turn.
+{_task_lines(plan)}
 
 The tokenizer (SentencePiece unigram, FLAN-T5's special tokens and 100 sentinels) was trained on
 the same dialogues, topics and templates. Inputs were cut to {plan.max_input_tokens} tokens,
 targets to {plan.max_target_tokens}.
-Initial weights: the instant stand-in's (same seed). AdamW, peak learning rate {plan.learning_rate:g},
-{plan.warmup_steps} warm-up steps then cosine decay, no dropout (nor in the saved config: at this size dropout only
-slows fine-tuning down).
+Initial weights: the instant stand-in's (same seed){_prior_line(plan)}.
+AdamW, peak learning rate {plan.learning_rate:g}, {plan.warmup_steps} warm-up steps then cosine decay,
+no dropout (nor in the saved config: at this size dropout only slows fine-tuning down).
 
 ## What to expect
 
@@ -69,3 +64,36 @@ Prompted to summarize, it answers with words about the dialogue (a topic, a line
 not a summary: its zero-shot ROUGE is low. Fine-tuning on the summaries raises it clearly. Its
 numbers are a toy model's, never FLAN-T5's.
 """
+
+
+_TASK_LINES = {
+    "span_corruption": "T5's pre-training objective: about {noise:.0%} of a dialogue's tokens, in spans of about "
+    "{span:g}, are replaced by sentinels `<extra_id_N>`; the target lists the missing spans.",
+    "topic": 'FLAN-T5\'s dialogue template ("What was going on?") and three paraphrases, answered with the '
+    'dialogue\'s topic (e.g. "get a check-up").',
+    "next_turn": 'the first turns of a dialogue and "What does #Person2# say next?" (or "Continue the '
+    'conversation."), answered with the next turn.',
+    "copy": 'one or two turns and "Repeat it:" (or "Copy the text."), answered with the same turns: it learns to '
+    "carry names, objects and numbers from the dialogue into what it writes.",
+    "keywords": 'a dialogue and "Key words:" (or a paraphrase), answered with its {keywords} words of highest '
+    'TF-IDF against the other train dialogues, in the order they appear (e.g. "Jack, computer, upgrade").',
+}
+
+
+def _task_lines(plan: PretrainPlan) -> str:
+    """One bullet per task of the plan's mix."""
+    values = dict(noise=plan.noise_density, span=plan.mean_span_length, keywords=plan.keywords)
+    lines = [f"- `{name}`: {_TASK_LINES[name].format(**values)}" for name, _ in plan.task_mix]
+    if plan.copy_steps:
+        lines.append(f"- The first {plan.copy_steps} steps (at most half of them all) are `copy` only.")
+    return "\n".join(lines)
+
+
+def _prior_line(plan: PretrainPlan) -> str:
+    """What the position prior did to the initial weights, if the plan has one."""
+    if not plan.position_prior:
+        return ""
+    return (
+        ", except that two heads of the encoder's first layer start out looking at the previous and the next "
+        f"token (relative position bias {plan.position_prior:g}; still trained): copying needs them"
+    )

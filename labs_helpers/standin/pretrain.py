@@ -22,12 +22,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .architecture import random_model
+from .architecture import add_position_prior, random_model
 from .cache import COMPLETE_MARKER, build_lock, cache_key, is_complete, usable, write_atomically
 from .card import pretrained_card
 from .plan import DEFAULT_PLAN, PretrainPlan
-from .tasks import NEXT_TURN_TEMPLATES, TOPIC_TEMPLATES, BatchMaker, Corpus
-from .tokenizer import train_tokenizer
+from .tasks import BatchMaker, Corpus, templates_for
+from .tokenizer import SPEAKER_TAGS, train_tokenizer
 
 if TYPE_CHECKING:
     import torch
@@ -43,7 +43,7 @@ def pretrained_key(corpus: Corpus, seed: int, plan: PretrainPlan = DEFAULT_PLAN)
         pretrain_version=PRETRAIN_VERSION,
         plan=plan.key_fields(),
         steps=plan.steps_for(len(corpus.dialogues)),
-        templates=TOPIC_TEMPLATES + NEXT_TURN_TEMPLATES,
+        templates=templates_for(plan),
     )
     return cache_key("pretrained", corpus.fingerprint(), seed, extra)
 
@@ -81,7 +81,7 @@ def _build_locked(corpus: Corpus, folder: Path, seed: int, plan: PretrainPlan, p
     steps = plan.steps_for(len(corpus.dialogues))
     work = folder.with_name(folder.name + ".inprogress")
     work.mkdir(parents=True, exist_ok=True)
-    tokenizer = _work_tokenizer(corpus, work)
+    tokenizer = _work_tokenizer(corpus, work, plan)
     model, optimizer, start = _start(work / "checkpoint.pt", len(tokenizer), seed, plan, steps)
     if progress:
         resumed = f", resuming at step {start}" if start else ""
@@ -128,7 +128,7 @@ def _train(model, optimizer, batches: BatchMaker, plan: PretrainPlan, steps: ran
     with tqdm(total=total, initial=steps.start, desc="pre-training stand-in", unit="step", disable=not progress) as bar:
         for step in steps:
             for group in optimizer.param_groups:
-                group["lr"] = _learning_rate(plan, step, total)
+                group["lr"] = _learning_rate(plan, step, total, batches.copy_until)
             loss = model(**batches.batch(step)).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -140,14 +140,15 @@ def _train(model, optimizer, batches: BatchMaker, plan: PretrainPlan, steps: ran
                 _save_checkpoint(work / "checkpoint.pt", model, optimizer, step + 1)
 
 
-def _work_tokenizer(corpus: Corpus, work: Path) -> PreTrainedTokenizerBase:
+def _work_tokenizer(corpus: Corpus, work: Path, plan: PretrainPlan) -> PreTrainedTokenizerBase:
     """The tokenizer, trained once per build and kept in the in-progress folder for a resume."""
     from transformers import AutoTokenizer
 
     saved = work / "tokenizer"
     if (saved / "tokenizer.json").is_file():
         return AutoTokenizer.from_pretrained(saved)
-    tokenizer = train_tokenizer(corpus.texts())
+    whole = SPEAKER_TAGS if plan.whole_speaker_tags else ()
+    tokenizer = train_tokenizer(corpus.texts(templates_for(plan)), whole=whole)
     tmp = work / "tokenizer.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tokenizer.save_pretrained(tmp)
@@ -161,6 +162,8 @@ def _start(path: Path, vocab_size: int, seed: int, plan: PretrainPlan, steps: in
 
     def fresh() -> tuple[T5ForConditionalGeneration, torch.optim.Optimizer]:
         model = random_model(vocab_size, seed)
+        if plan.position_prior:
+            add_position_prior(model, plan.position_prior)
         return model, torch.optim.AdamW(model.parameters(), lr=plan.learning_rate, weight_decay=0.01)
 
     model, optimizer = fresh()
@@ -185,8 +188,10 @@ def _save_checkpoint(path: Path, model, optimizer, step: int) -> None:
     tmp.replace(path)
 
 
-def _learning_rate(plan: PretrainPlan, step: int, steps: int) -> float:
-    """Linear warm-up, then cosine decay to a tenth of the peak."""
+def _learning_rate(plan: PretrainPlan, step: int, steps: int, copy_until: int = 0) -> float:
+    """Linear warm-up, then cosine decay to a tenth of the peak: once over the copying steps, once over the rest."""
+    start, end = (0, copy_until) if step < copy_until else (copy_until, steps)
+    step, steps = step - start, end - start
     if step < plan.warmup_steps:
         return plan.learning_rate * (step + 1) / plan.warmup_steps
     progress = (step - plan.warmup_steps) / max(1, steps - plan.warmup_steps)

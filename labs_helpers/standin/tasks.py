@@ -5,16 +5,23 @@
 - ``topic``: FLAN-T5's dialogue template ("What was going on?") and a few paraphrases, answered
   with the dialogue's ``topic`` (it learns to answer an instruction about a dialogue);
 - ``next_turn``: the first turns of a dialogue and a question, answered with the next turn (it
-  learns to write whole sentences about the people in the dialogue).
+  learns to write whole sentences about the people in the dialogue);
+- ``copy``: one or two turns, answered with themselves (it learns to carry words, names and
+  numbers from its input to its output, in order: what a summary does with the dialogue's facts);
+- ``keywords``: a dialogue, answered with its most telling words (TF-IDF against the other train
+  dialogues, in the order they appear): it learns which words of a dialogue matter.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 import re
+from collections import Counter
 from typing import TYPE_CHECKING, Sequence
 
+from ..baselines import STOP_WORDS, alphabetic_words
 from ..errors import LabsError
 from ..prompting import TEMPLATES
 from .cache import fingerprint
@@ -37,7 +44,11 @@ NEXT_TURN_TEMPLATES = (
     "{dialogue}\n\nWhat does {speaker} say next?\n",
     "Continue the conversation.\n\n{dialogue}\n",
 )
+COPY_TEMPLATES = ("{dialogue}\n\nRepeat it: ", "Copy the text.\n\n{dialogue}\n")
+KEYWORD_TEMPLATES = ("{dialogue}\n\nKey words: ", "List the important words of this conversation.\n\n{dialogue}\n")
 _SPEAKER = re.compile(r"^(#[^#:]+#):")
+_SURFACE = re.compile(r"[A-Za-z]+")
+_TAG = re.compile(r"#[^#\s]{1,20}#")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,14 +72,42 @@ class Corpus:
             )
         return cls(tuple(seen), tuple(seen.values()))
 
-    def texts(self) -> list[str]:
-        """The texts the tokenizer learns from: dialogues, topics and the prompt templates."""
-        templates = [t.format(dialogue="", speaker="#Person1#") for t in TOPIC_TEMPLATES + NEXT_TURN_TEMPLATES]
+    def texts(self, templates: Sequence[str] = TOPIC_TEMPLATES + NEXT_TURN_TEMPLATES) -> list[str]:
+        """The texts the tokenizer learns from: dialogues, topics and the prompt ``templates``."""
+        templates = [t.format(dialogue="", speaker="#Person1#") for t in templates]
         return list(self.dialogues) + [t for t in self.topics if t] + templates
 
     def fingerprint(self) -> str:
         """A hash of the dialogues and topics."""
         return fingerprint(self.dialogues + ("\x01",) + self.topics)
+
+
+def templates_for(plan: PretrainPlan) -> tuple[str, ...]:
+    """The prompt templates of the plan's tasks (the tokenizer learns them, the cache key holds them)."""
+    names = {name for name, _ in plan.task_mix} | ({"copy"} if plan.copy_steps else set())
+    extra = (COPY_TEMPLATES if "copy" in names else ()) + (KEYWORD_TEMPLATES if "keywords" in names else ())
+    return TOPIC_TEMPLATES + NEXT_TURN_TEMPLATES + extra
+
+
+def document_frequency(dialogues: Sequence[str]) -> Counter:
+    """In how many of ``dialogues`` each candidate keyword (see ``keywords``) appears."""
+    return Counter(w for d in dialogues for w in set(_candidates(d)))
+
+
+def _candidates(text: str) -> list[str]:
+    return [w for w in alphabetic_words(text) if len(w) >= 3 and w not in STOP_WORDS]
+
+
+def keywords(text: str, frequency: Counter, n_documents: int, k: int = 6) -> str:
+    """The ``k`` words of ``text`` with the highest TF-IDF, as written and in order of appearance, joined by commas."""
+    counts = Counter(_candidates(text))
+    score = {w: n * math.log(n_documents / (1 + frequency[w])) for w, n in counts.items()}
+    top = set(sorted(score, key=lambda w: (-score[w], w))[:k])
+    chosen: dict[str, str] = {}
+    for word in _SURFACE.findall(_TAG.sub(" ", text)):
+        if word.lower() in top and word.lower() not in chosen:
+            chosen[word.lower()] = word
+    return ", ".join(chosen.values())
 
 
 def turns(dialogue: str) -> list[str]:
@@ -113,6 +152,8 @@ class BatchMaker:
         self.weights = [weight for _, weight in plan.task_mix]
         self.sentinels = [tokenizer.convert_tokens_to_ids(f"<extra_id_{i}>") for i in range(EXTRA_IDS)]
         self._ids: dict[int, list[int]] = {}
+        self.copy_until = plan.copy_steps_for(len(corpus.dialogues))
+        self.frequency = document_frequency(corpus.dialogues) if "keywords" in self.names else Counter()
 
     def ids(self, index: int) -> list[int]:
         """Token ids of dialogue ``index`` (cached)."""
@@ -121,16 +162,22 @@ class BatchMaker:
             self._ids[index] = self.tokenizer(dialogue, add_special_tokens=False, verbose=False).input_ids
         return self._ids[index]
 
-    def example(self, rng: random.Random) -> tuple[list[int], list[int]]:
-        """One (input ids, target ids) pair of a task drawn with the plan's weights."""
+    def example(self, rng: random.Random, task: str | None = None) -> tuple[list[int], list[int]]:
+        """One (input ids, target ids) pair of ``task``, or of a task drawn with the plan's weights."""
         index = rng.randrange(len(self.corpus.dialogues))
-        task = rng.choices(self.names, self.weights)[0]
+        task = task or rng.choices(self.names, self.weights)[0]
         lines = turns(self.corpus.dialogues[index])
         if task == "topic" and self.corpus.topics[index]:
             prompt = rng.choice(TOPIC_TEMPLATES).format(dialogue="\n".join(self._fit(lines, rng, from_end=False)))
             return self._encode(prompt), self._target(self.corpus.topics[index])
         if task == "next_turn" and len(lines) >= 2:
             return self._next_turn(lines, rng)
+        if task == "copy":
+            start = rng.randrange(len(lines))
+            segment = "\n".join(lines[start : start + rng.randint(1, 2)])
+            return self._encode(rng.choice(COPY_TEMPLATES).format(dialogue=segment)), self._target(segment)
+        if task == "keywords":
+            return self._keywords(lines, rng) or self._span_corruption(index, rng)
         return self._span_corruption(index, rng)
 
     def _next_turn(self, lines: list[str], rng: random.Random) -> tuple[list[int], list[int]]:
@@ -153,6 +200,16 @@ class BatchMaker:
         eos = self.tokenizer.eos_token_id
         return inputs[:window] + [eos], target[: self.plan.max_target_tokens - 1] + [eos]
 
+    def _keywords(self, lines: list[str], rng: random.Random) -> tuple[list[int], list[int]] | None:
+        """The keywords example; its dialogue loses whole turns until the prompt fits, so every word is seen."""
+        template, kept = rng.choice(KEYWORD_TEMPLATES), self._fit(lines, rng, from_end=False)
+        prompt = self.tokenizer(template.format(dialogue="\n".join(kept)), verbose=False).input_ids
+        while len(prompt) > self.plan.max_input_tokens and len(kept) > 1:
+            kept.pop()
+            prompt = self.tokenizer(template.format(dialogue="\n".join(kept)), verbose=False).input_ids
+        words = keywords("\n".join(kept), self.frequency, len(self.corpus.dialogues), self.plan.keywords)
+        return (prompt[: self.plan.max_input_tokens], self._target(words)) if words else None
+
     def _fit(self, lines: list[str], rng: random.Random, from_end: bool) -> list[str]:
         """As many whole turns as fit the input budget (leaving room for the template)."""
         budget, kept = self.plan.max_input_tokens - 24, []
@@ -174,7 +231,12 @@ class BatchMaker:
         import torch
 
         rng = random.Random(f"labs-pretrain-{self.seed}-{step}")
-        pairs = [self.example(rng) for _ in range(self.plan.batch_size)]
+        task = None  # drawn per example, unless the plan asks for one task per batch
+        if step < self.copy_until:
+            task = "copy"  # only copying in the first steps: see PretrainPlan.copy_steps
+        elif self.plan.one_task_per_batch:
+            task = rng.choices(self.names, self.weights)[0]
+        pairs = [self.example(rng, task) for _ in range(self.plan.batch_size)]
         width = max(len(x) for x, _ in pairs)
         depth = max(len(y) for _, y in pairs)
         input_ids = torch.tensor([x + [0] * (width - len(x)) for x, _ in pairs])
