@@ -46,6 +46,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--dataset", required=True, help="DialogSum folder (Hub CSV layout) or dataset id")
     parser.add_argument("--cache-dir", required=True, type=Path, help="where the stand-in is built / cached")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--plan", default="default", choices=("default", "copying"), help="pre-training plan (standin.plan.PLANS)"
+    )
     parser.add_argument("--n-eval", type=int, default=50, help="unique test dialogues to evaluate")
     parser.add_argument("--run-dir", type=Path, default=None, help="where fine-tuning runs go (default: a temp folder)")
     parser.add_argument("--out", type=Path, default=HERE / "standin_quality.json")
@@ -101,15 +104,17 @@ def make_run_settings(args: argparse.Namespace, run_dir: Path):
     return make_settings(env)
 
 
-def _stand_in(settings, dataset) -> tuple[Path, dict]:
+def _stand_in(settings, dataset, plan_name: str) -> tuple[Path, dict]:
     """The stand-in's folder and how long its build took (this run, or as recorded in the cache)."""
     from labs_helpers.standin import cache, pretrain, tasks
+    from labs_helpers.standin.plan import PLANS
 
-    folder = pretrain.pretrained_folder(tasks.Corpus.from_dataset(dataset), settings.cache_dir, settings.seed)
+    plan = PLANS[plan_name]
+    folder = pretrain.pretrained_folder(tasks.Corpus.from_dataset(dataset), settings.cache_dir, settings.seed, plan)
     built_here = not cache.is_complete(folder)
     load_before = os.getloadavg()
     began = time.perf_counter()
-    folder = pretrain.ensure_pretrained(dataset, settings.cache_dir, settings.seed)
+    folder = pretrain.ensure_pretrained(dataset, settings.cache_dir, settings.seed, plan)
     seconds = time.perf_counter() - began
     marker = json.loads((folder / cache.COMPLETE_MARKER).read_text())
     info = dict(
@@ -202,7 +207,7 @@ def main(argv=None) -> int:
                 ),
             )
         else:
-            folder, build = _stand_in(settings, dataset)
+            folder, build = _stand_in(settings, dataset, args.plan)
         print(f"stand-in: {folder} (build {build['seconds']} s, load {build['load_average_before']})", flush=True)
 
         began = time.perf_counter()
