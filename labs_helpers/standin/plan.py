@@ -67,7 +67,9 @@ DEFAULT_PLAN = PretrainPlan()
 # dialogues, fine-tuned 600 steps of 16 from 12,000 train examples, full at 2e-3, LoRA at 5e-3):
 # 46 of 50 full fine-tuned summaries distinct (the default plan: 6), content words in 56%, LoRA
 # within 0.05 of full; but ROUGE-1 0.238 against the constant sentence's 0.291, because about half
-# the summaries loop ("#Person2#'s #Person2#'s ..."). Built in about 11 minutes.
+# the summaries loop ("#Person2#'s #Person2#'s ..."). The run that measured it pre-trained in 11.5
+# minutes (3.3 copying, 8.2 the mix) and differed from this plan in one point: its copy inputs were
+# cut at 64 tokens. Rebuild and measure with benchmarks/standin_quality.py --plan copying.
 COPYING_PLAN = PretrainPlan(
     steps=1600,
     learning_rate=3e-3,
