@@ -23,7 +23,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-_TAG = re.compile(r"#[^#\s]{1,20}#")
+SPEAKER_TAG = re.compile(r"#[^#\s]{1,20}#")  # #Person1#, #Person2#, ...
 _WORD = re.compile(r"[a-z]+")
 
 # English function words and very common verbs (a short, fixed list, so results do not depend on NLTK data).
@@ -45,13 +45,18 @@ told look sure right good great thank thanks please sorry hello hi bye dear mr m
 
 def alphabetic_words(text: str) -> list[str]:
     """Lowercase alphabetic tokens of ``text`` with the ``#PersonN#`` tags removed."""
-    return _WORD.findall(_TAG.sub(" ", text).lower())
+    return _WORD.findall(SPEAKER_TAG.sub(" ", text).lower())
+
+
+def candidate_words(text: str) -> list[str]:
+    """The words of ``text`` that can carry content (3+ letters, not a stop word), in order, repeats kept."""
+    return [w for w in alphabetic_words(text) if len(w) >= 3 and w not in STOP_WORDS]
 
 
 def content_words(text: str, template: Iterable[str] = ()) -> set[str]:
     """The content words of ``text``: 3+ letters, not a stop word, not in ``template``."""
     template = template if isinstance(template, (set, frozenset)) else set(template)
-    return {w for w in alphabetic_words(text) if len(w) >= 3 and w not in STOP_WORDS and w not in template}
+    return {w for w in candidate_words(text) if w not in template}
 
 
 def template_words(summaries: Sequence[str], template_share: float = 0.05) -> frozenset[str]:

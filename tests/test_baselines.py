@@ -7,6 +7,7 @@ from labs_helpers import baselines
 
 def test_words_drop_person_tags_and_content_words_drop_stop_and_template_words():
     assert baselines.alphabetic_words("#Person1# asks Tom's cat") == ["asks", "tom", "s", "cat"]
+    assert baselines.candidate_words("#Person1#: The cat saw the Cat, Tom.") == ["cat", "saw", "cat", "tom"]
     assert baselines.content_words("#Person2# tells #Person1# the cat is on the mat", {"tells"}) == {"cat", "mat"}
 
 

@@ -21,7 +21,7 @@ import re
 from collections import Counter
 from typing import TYPE_CHECKING, Sequence
 
-from ..baselines import STOP_WORDS, alphabetic_words
+from ..baselines import SPEAKER_TAG, candidate_words
 from ..errors import LabsError
 from ..prompting import TEMPLATES
 from .cache import fingerprint
@@ -48,7 +48,6 @@ COPY_TEMPLATES = ("{dialogue}\n\nRepeat it: ", "Copy the text.\n\n{dialogue}\n")
 KEYWORD_TEMPLATES = ("{dialogue}\n\nKey words: ", "List the important words of this conversation.\n\n{dialogue}\n")
 _SPEAKER = re.compile(r"^(#[^#:]+#):")
 _SURFACE = re.compile(r"[A-Za-z]+")
-_TAG = re.compile(r"#[^#\s]{1,20}#")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,20 +90,16 @@ def templates_for(plan: PretrainPlan) -> tuple[str, ...]:
 
 def document_frequency(dialogues: Sequence[str]) -> Counter:
     """In how many of ``dialogues`` each candidate keyword (see ``keywords``) appears."""
-    return Counter(w for d in dialogues for w in set(_candidates(d)))
-
-
-def _candidates(text: str) -> list[str]:
-    return [w for w in alphabetic_words(text) if len(w) >= 3 and w not in STOP_WORDS]
+    return Counter(w for d in dialogues for w in set(candidate_words(d)))
 
 
 def keywords(text: str, frequency: Counter, n_documents: int, k: int = 6) -> str:
     """The ``k`` words of ``text`` with the highest TF-IDF, as written and in order of appearance, joined by commas."""
-    counts = Counter(_candidates(text))
+    counts = Counter(candidate_words(text))
     score = {w: n * math.log(n_documents / (1 + frequency[w])) for w, n in counts.items()}
     top = set(sorted(score, key=lambda w: (-score[w], w))[:k])
     chosen: dict[str, str] = {}
-    for word in _SURFACE.findall(_TAG.sub(" ", text)):
+    for word in _SURFACE.findall(SPEAKER_TAG.sub(" ", text)):
         if word.lower() in top and word.lower() not in chosen:
             chosen[word.lower()] = word
     return ", ".join(chosen.values())
