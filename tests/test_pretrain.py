@@ -177,9 +177,9 @@ def test_keywords_are_the_rare_words_in_order_of_appearance():
     assert tasks.keywords("#Person1#: Oh, yes.", frequency, 51) == ""  # nothing but stop words
 
 
-def _examples_of(corpus, task):
+def _examples_of(corpus, task, **fields):
     tokenizer = train_tokenizer(corpus.texts())
-    plan = pretrain.PretrainPlan(task_mix=((task, 1.0),), max_input_tokens=256, max_target_tokens=64)
+    plan = pretrain.PretrainPlan(task_mix=((task, 1.0),), max_input_tokens=256, max_target_tokens=64, **fields)
     maker = tasks.BatchMaker(corpus, tokenizer, plan, seed=0)
     rng = random.Random(0)
     decode = lambda ids: tokenizer.decode(ids, skip_special_tokens=True)  # noqa: E731
@@ -189,6 +189,14 @@ def _examples_of(corpus, task):
 def test_copy_answers_with_its_own_input(corpus):
     for prompt, target in _examples_of(corpus, "copy"):
         assert target and target in prompt and ("Repeat it:" in prompt or "Copy the text." in prompt)
+
+
+def test_copy_words_cuts_the_segment_after_so_many_words(corpus):
+    whole = _examples_of(corpus, "copy")
+    cut = _examples_of(corpus, "copy", copy_words=5)
+    assert all(len(target.split()) <= 5 and target in prompt for prompt, target in cut)
+    assert max(len(target.split()) for _, target in whole) > 5  # the cut changed something
+    assert all(w.startswith(c) for (_, w), (_, c) in zip(whole, cut))  # the same segments, cut
 
 
 def test_keywords_answers_with_words_of_its_dialogue(corpus):
@@ -203,12 +211,29 @@ def test_position_prior_makes_first_layer_heads_look_at_neighbours():
     model = random_model(200, seed=0)
     attention = model.encoder.block[0].layer[0].SelfAttention
     before = attention.compute_bias(6, 6)[0].clone()  # (heads, query, key)
+    decoder_before = model.decoder.block[0].layer[0].SelfAttention.compute_bias(6, 6).clone()
     add_position_prior(model, 8.0)
     after = attention.compute_bias(6, 6)[0]
     expected = torch.zeros_like(before)
     expected[0] = 8.0 * torch.ones(5).diag(-1)  # head 0: key = query - 1
     expected[1] = 8.0 * torch.ones(5).diag(1)  # head 1: key = query + 1
     assert torch.allclose(after - before, expected, atol=1e-5)
+    assert torch.equal(model.decoder.block[0].layer[0].SelfAttention.compute_bias(6, 6), decoder_before)
+
+
+def test_decoder_prior_makes_heads_look_at_the_last_two_tokens():
+    from labs_helpers.standin.architecture import add_position_prior, random_model
+
+    model = random_model(200, seed=0)
+    attention = model.decoder.block[0].layer[0].SelfAttention
+    before = attention.compute_bias(6, 6)[0].clone()
+    encoder_before = model.encoder.block[0].layer[0].SelfAttention.compute_bias(6, 6).clone()
+    add_position_prior(model, 0.0, decoder=8.0)
+    expected = torch.zeros_like(before)
+    expected[0] = 8.0 * torch.ones(5).diag(-1)  # head 0: the token before
+    expected[1] = 8.0 * torch.ones(4).diag(-2)  # head 1: the one before that
+    assert torch.allclose(attention.compute_bias(6, 6)[0] - before, expected, atol=1e-5)
+    assert torch.equal(model.encoder.block[0].layer[0].SelfAttention.compute_bias(6, 6), encoder_before)
 
 
 def test_small_dataset_builds_in_few_steps():
@@ -235,13 +260,18 @@ def test_copying_plan_builds_with_whole_tags_and_the_prior(tmp_path, corpus):
     assert "#Person1#" in AutoTokenizer.from_pretrained(folder).tokenize("#Person1#: Hi.")
     bias = AutoModelForSeq2SeqLM.from_pretrained(folder).encoder.block[0].layer[0].SelfAttention.relative_attention_bias
     assert bias.weight[1, 0] > 7 and bias.weight[17, 1] > 7  # the prior, barely moved by 4 steps
-    assert "are `copy` only" in (folder / "README.md").read_text()
+    model = AutoModelForSeq2SeqLM.from_pretrained(folder)
+    bias = model.decoder.block[0].layer[0].SelfAttention.relative_attention_bias
+    assert bias.weight[1, 0] > 7 and bias.weight[2, 1] > 7
+    card = (folder / "README.md").read_text()
+    assert "are `copy` only" in card and "two decoder heads" in card and "at most 48 words" in card
 
 
 def test_fields_added_later_keep_the_default_plans_cache_key():
     fields = pretrain.DEFAULT_PLAN.key_fields()
-    assert not {"keywords", "position_prior", "copy_steps", "one_task_per_batch", "whole_speaker_tags"} & set(fields)
-    assert COPYING_PLAN.key_fields()["position_prior"] == 8.0
+    later = {"keywords", "position_prior", "decoder_prior", "copy_steps", "copy_words"}
+    assert not (later | {"one_task_per_batch", "whole_speaker_tags"}) & set(fields)
+    assert COPYING_PLAN.key_fields()["position_prior"] == COPYING_PLAN.key_fields()["decoder_prior"] == 8.0
 
 
 def test_first_steps_only_copy(corpus):

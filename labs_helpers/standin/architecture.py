@@ -55,10 +55,11 @@ def _scale_embedding(model: T5ForConditionalGeneration) -> None:
 
 
 PREVIOUS_TOKEN_BUCKET, NEXT_TOKEN_BUCKET = 1, 17  # T5's bidirectional buckets for relative positions -1 and +1
+DECODER_BUCKETS = (1, 2)  # the decoder's (causal) buckets for relative positions -1 and -2
 
 
-def add_position_prior(model: T5ForConditionalGeneration, strength: float) -> None:
-    """Give the encoder's first layer a head that looks at the previous token and one at the next."""
+def add_position_prior(model: T5ForConditionalGeneration, strength: float, decoder: float = 0.0) -> None:
+    """Encoder heads that look at the previous and the next token; decoder heads at the last two written."""
     import torch
 
     # Copying a phrase needs each encoder position to know its neighbour (the decoder then finds
@@ -70,3 +71,8 @@ def add_position_prior(model: T5ForConditionalGeneration, strength: float) -> No
     with torch.no_grad():
         bias[PREVIOUS_TOKEN_BUCKET, 0] += strength
         bias[NEXT_TOKEN_BUCKET, 1 % model.config.num_heads] += strength
+        # The decoder's self-attention starts as near-uniform over what it has written, a bag of words
+        # that cannot tell "#Person1#'s" from "#Person1#'s #Person1#'s": give it the last two tokens.
+        bias = model.decoder.block[0].layer[0].SelfAttention.relative_attention_bias.weight
+        for head, bucket in enumerate(DECODER_BUCKETS):
+            bias[bucket, head % model.config.num_heads] += decoder

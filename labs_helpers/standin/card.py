@@ -86,14 +86,22 @@ def _task_lines(plan: PretrainPlan) -> str:
     lines = [f"- `{name}`: {_TASK_LINES[name].format(**values)}" for name, _ in plan.task_mix]
     if plan.copy_steps:
         lines.append(f"- The first {plan.copy_steps} steps (at most half of them all) are `copy` only.")
+    if plan.copy_words:
+        lines.append(f"- A copied segment ends after at most {plan.copy_words} words.")
     return "\n".join(lines)
 
 
 def _prior_line(plan: PretrainPlan) -> str:
     """What the position prior did to the initial weights, if the plan has one."""
-    if not plan.position_prior:
-        return ""
-    return (
-        ", except that two heads of the encoder's first layer start out looking at the previous and the next "
-        f"token (relative position bias {plan.position_prior:g}; still trained): copying needs them"
-    )
+    parts = []
+    if plan.position_prior:
+        parts.append(
+            "two encoder heads start out looking at the previous and the next token (relative position bias "
+            f"{plan.position_prior:g}; still trained): copying needs them"
+        )
+    if plan.decoder_prior:
+        parts.append(
+            f"two decoder heads start out looking at the last two tokens written (bias {plan.decoder_prior:g}): "
+            "a summary needs them to know what it has just written"
+        )
+    return ", except that " + "; and ".join(parts) if parts else ""

@@ -162,8 +162,8 @@ def _start(path: Path, vocab_size: int, seed: int, plan: PretrainPlan, steps: in
 
     def fresh() -> tuple[T5ForConditionalGeneration, torch.optim.Optimizer]:
         model = random_model(vocab_size, seed)
-        if plan.position_prior:
-            add_position_prior(model, plan.position_prior)
+        if plan.position_prior or plan.decoder_prior:
+            add_position_prior(model, plan.position_prior, plan.decoder_prior)
         return model, torch.optim.AdamW(model.parameters(), lr=plan.learning_rate, weight_decay=0.01)
 
     model, optimizer = fresh()

@@ -105,6 +105,12 @@ def keywords(text: str, frequency: Counter, n_documents: int, k: int = 6) -> str
     return ", ".join(chosen.values())
 
 
+def _first_words(text: str, n: int) -> str:
+    """``text`` up to and including its ``n``-th word (all of it when ``n`` is 0)."""
+    match = re.match(rf"\s*(?:\S+\s+){{{n - 1}}}\S+", text) if n > 0 else None
+    return match.group(0) if match else text
+
+
 def turns(dialogue: str) -> list[str]:
     """The dialogue's turns, one per non-empty line."""
     return [line.strip() for line in dialogue.splitlines() if line.strip()]
@@ -169,7 +175,7 @@ class BatchMaker:
             return self._next_turn(lines, rng)
         if task == "copy":
             start = rng.randrange(len(lines))
-            segment = "\n".join(lines[start : start + rng.randint(1, 2)])
+            segment = _first_words("\n".join(lines[start : start + rng.randint(1, 2)]), self.plan.copy_words)
             return self._encode(rng.choice(COPY_TEMPLATES).format(dialogue=segment)), self._target(segment)
         if task == "keywords":
             return self._keywords(lines, rng) or self._span_corruption(index, rng)
