@@ -42,13 +42,13 @@ TARGETS = dict(
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    from labs_helpers.standin.plan import PLANS
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", required=True, help="DialogSum folder (Hub CSV layout) or dataset id")
     parser.add_argument("--cache-dir", required=True, type=Path, help="where the stand-in is built / cached")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument(
-        "--plan", default="default", choices=("default", "copying"), help="pre-training plan (standin.plan.PLANS)"
-    )
+    parser.add_argument("--plan", default="default", choices=sorted(PLANS), help="pre-training plan (standin.plan)")
     parser.add_argument("--n-eval", type=int, default=50, help="unique test dialogues to evaluate")
     parser.add_argument("--run-dir", type=Path, default=None, help="where fine-tuning runs go (default: a temp folder)")
     parser.add_argument("--out", type=Path, default=HERE / "standin_quality.json")
