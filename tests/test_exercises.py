@@ -57,6 +57,18 @@ def checks(model_and_tokenizer):
     }
 
 
+def test_template_checker_asks_room_for_the_dialogue_not_the_impossible(model_and_tokenizer):
+    _, tokenizer = model_and_tokenizer
+    namespace: dict = {}
+    exec(compile(solution_cells()["02.1"], "solution 02.1", "exec"), namespace)
+    too_long = " ".join(["word"] * 600)  # no template fits this dialogue; the solution is not failed for it
+    feedback = prompting_checks.check_template(namespace["my_template"], tokenizer, ["#Person1#: Hi.", too_long])
+    assert feedback.passed and "1 of 2 prompts are still over 512" in str(feedback)
+    wordy = "Read this. " * 40 + "{dialogue}\nSummary:"
+    feedback = prompting_checks.check_template(wordy, tokenizer, ["#Person1#: Hi."])
+    assert not feedback.passed and "keep them to 64 of the 512-token context window" in str(feedback)
+
+
 def test_every_exercise_has_one_solution_in_the_notebooks():
     assert sorted(solution_cells()) == sorted(exercises.HINTS)
 

@@ -23,7 +23,7 @@ def check_template(
     max_tokens: int = 512,
     scores: tuple[float, float] | None = None,
 ) -> Feedback:
-    """Exercise 02.1: a prompt template that fits the context and (with a real model) beats zero-shot."""
+    """Exercise 02.1: a template that leaves the dialogue room and (with a real model) beats zero-shot."""
     ex = "02.1"
     if not isinstance(template, str):
         return fail(ex, f"the template should be a string, not {type(template).__name__}.")
@@ -36,10 +36,19 @@ def check_template(
         return fail(
             ex, f"the template has other braces Python cannot fill ({error!r}); double them as '{{{{' and '}}}}'."
         )
-    if tokenizer is not None and dialogues:
-        longest = max(len(tokenizer(template.format(dialogue=d)).input_ids) for d in dialogues)
-        if longest > max_tokens:
-            return fail(ex, f"the longest prompt is {longest} tokens, over the {max_tokens}-token context window.")
+    fit = ""
+    if tokenizer is not None:
+        # A few dialogues nearly fill the window alone (DialogSum's test split has one of 508 FLAN-T5
+        # tokens), so no template fits them all; what the template decides is how much it takes itself.
+        own, allowed = len(tokenizer(template.format(dialogue="")).input_ids), max_tokens // 8
+        if own > allowed:
+            return fail(
+                ex,
+                f"the template's own words take {own} tokens; keep them to {allowed} of the {max_tokens}-token "
+                "context window, so that the dialogue keeps the rest.",
+            )
+        over = sum(len(tokenizer(template.format(dialogue=d)).input_ids) > max_tokens for d in dialogues)
+        fit = f" It takes {own} tokens itself; {over} of {len(dialogues)} prompts are still over {max_tokens}."
     if scores is not None:
         mine, baseline = scores
         if mine <= baseline:
@@ -48,11 +57,12 @@ def check_template(
                 f"ROUGE-1 {mine:.4f} does not beat the zero-shot baseline {baseline:.4f} yet.",
                 "Try FLAN-T5's own phrasing ('What was going on?') or name the speakers' roles.",
             )
-        return Feedback(ex, True, f"ROUGE-1 {mine:.4f} beats zero-shot {baseline:.4f}.")
+        return Feedback(ex, True, f"ROUGE-1 {mine:.4f} beats zero-shot {baseline:.4f}.{fit}")
     return Feedback(
         ex,
         True,
-        "The template is well formed and fits the context window (with a stand-in model the scores are not compared).",
+        "The template is well formed and leaves the dialogue room (with a stand-in model the scores are not "
+        f"compared).{fit}",
     )
 
 
