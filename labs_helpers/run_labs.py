@@ -9,6 +9,7 @@ Exits non-zero naming the notebook and cell that failed; what already ran stays 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -33,8 +34,11 @@ def _execute(path: Path, out_path: Path, timeout: int, ran: list[int]) -> float:
     from tqdm.auto import tqdm
 
     notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:  # a cell that does not run must not show the outputs saved in the repository
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
     code_cells = sum(c.cell_type == "code" for c in notebook.cells)
-    bar = tqdm(total=code_cells, desc=path.stem, unit="cell", leave=True)
+    bar = tqdm(total=code_cells, desc=path.stem, unit="cell", leave=True, disable=False)
     client = NotebookClient(
         notebook,
         timeout=timeout,  # per cell: sized for the course profile's training cells on a CPU (an hour or more)
@@ -85,21 +89,21 @@ def _failed_cell(error: Exception, notebook: Path, ran: list[int], rest: list[Pa
     return f"{last}: the notebook runner itself failed ({type(error).__name__}: {error}). Resume with: {again}"
 
 
-def _summary(run_dir: Path, card: str, timings: dict[str, float]) -> str:
+def _summary(run_dir: Path, card: str, timings: dict[str, float], statuses: dict[str, str]) -> str:
     results = load_results(run_dir)
-    lines = [
-        f"# Labs run {run_dir.name}",
-        "",
-        "```",
-        card,
-        "```",
-        "",
-        "## Notebooks",
-        "",
-        "| notebook | seconds |",
-        "|---|---|",
+    failed = [f"{name} {status}" for name, status in statuses.items() if status not in ("ok", "not run")]
+    not_run = sum(status == "not run" for status in statuses.values())
+    verdict = (
+        f"**This run did not finish**: {failed[0] if failed else 'it stopped'}; {not_run} notebook(s) not run."
+        if failed or not_run
+        else f"All {len(statuses)} notebooks ran: ok."
+    )
+    lines = [f"# Labs run {run_dir.name}", "", verdict, "", "```", card, "```", "", "## Notebooks", ""]
+    lines += ["| notebook | status | seconds |", "|---|---|---|"]
+    lines += [
+        f"| {name} | {_cell(status)} | {f'{timings[name]:.1f}' if name in timings else ''} |"
+        for name, status in statuses.items()
     ]
-    lines += [f"| {name} | {seconds:.1f} |" for name, seconds in timings.items()]
     for name, result in results.items():
         lines += ["", f"## {name}", "", f"model: {result.get('model')}", ""]
         data = result.get("data", {})
@@ -133,8 +137,23 @@ def new_labs_folder(parent: Path, stamp: str) -> Path:
     raise LabsError(f"{parent} already holds 999 runs named {stamp}: remove some, or pass --runs elsewhere.")
 
 
+# What the kernels inherit to keep library chatter out of the executed notebooks: the tests' settings
+# (the Makefile's QUIET). The runner's own progress bar is shown all the same (tqdm(disable=False)).
+QUIET = dict(
+    TQDM_DISABLE="1",
+    HF_DATASETS_DISABLE_PROGRESS_BARS="1",
+    HF_HUB_DISABLE_PROGRESS_BARS="1",
+    TRANSFORMERS_VERBOSITY="error",
+    TRANSFORMERS_NO_ADVISORY_WARNINGS="1",
+    TOKENIZERS_PARALLELISM="false",
+    PYTHONWARNINGS="ignore",
+)  # not MPLBACKEND=agg: the executed notebooks keep their figures
+
+
 def _hand_down(settings: Settings, run_dir: Path) -> None:
     """The settings the kernels inherit, decided once here, paths absolute (the kernels run in notebooks/)."""
+    for name, value in QUIET.items():
+        os.environ.setdefault(name, value)
     os.environ["LABS_RUN_DIR"] = str(run_dir)  # the kernels save their results there
     os.environ["LABS_PROFILE"] = settings.profile  # no notebook probes the Hub again
     os.environ["LABS_DATASET"] = settings.dataset
@@ -154,6 +173,35 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run_notebooks(paths: list[Path], run_dir: Path, timeout: int) -> tuple[dict[str, float], dict[str, str]]:
+    """Execute ``paths`` in order into ``run_dir`` until one fails: (seconds, status) per notebook."""
+    timings: dict[str, float] = {}
+    statuses = {path.name: "not run" for path in paths}
+    for number, path in enumerate(paths, start=1):
+        print(f"\n[{number}/{len(paths)}] {path.name}", flush=True)
+        out_path = run_dir / path.name
+        ran: list[int] = []
+        try:
+            timings[path.name] = _execute(path.resolve(), out_path, timeout, ran)
+            statuses[path.name] = "ok"
+        except Exception as error:  # nbclient's CellExecutionError, a dead kernel, a timeout
+            statuses[path.name] = f"failed at {_failed_cell(error, out_path, ran, paths[number - 1 :])}"
+            print(
+                f"\nmake labs: {path} {statuses[path.name]}\nThe executed notebook is in {out_path}.", file=sys.stderr
+            )
+            break
+    return timings, statuses
+
+
+def _write_summary(run_dir: Path, card: str, timings: dict[str, float], statuses: dict[str, str]) -> None:
+    """``summary.md`` for people, ``summary.json`` for scripts."""
+    ok = all(value == "ok" for value in statuses.values())
+    (run_dir / "summary.md").write_text(_summary(run_dir, card, timings, statuses))
+    results = load_results(run_dir)
+    summary = dict(settings=card, statuses=statuses, timings_s=timings, results=results, ok=ok)
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the notebooks, write ``runs/<timestamp>/``, return the exit status."""
     args = _parser().parse_args(argv)
@@ -162,41 +210,25 @@ def main(argv: list[str] | None = None) -> int:
     from .models import resolve_model
     from .settings import get_settings
 
+    run_dir = None
     try:
         settings = get_settings()
-        print(settings.run_card(), flush=True)
         dataset = load_dialogsum(settings.dataset)  # fail here, before any notebook, on bad data
+        run_dir = new_labs_folder(Path(args.runs), dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
+        settings = dataclasses.replace(settings, run_dir=run_dir)  # the card names the folder really used
+        print(settings.run_card(), flush=True)
         print(f"\nmodel: {resolve_model(settings, dataset)}", flush=True)
     except LabsError as error:
+        if run_dir is not None:
+            run_dir.rmdir()  # still empty: a run that did not start leaves nothing behind
         print(f"\nmake labs: {error}", file=sys.stderr)
         return 2
 
-    run_dir = new_labs_folder(Path(args.runs), dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
     _hand_down(settings, run_dir)
     paths = [Path(p) for p in args.notebooks] or sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
-    timings: dict[str, float] = {}
-    status = 0
-    for number, path in enumerate(paths, start=1):
-        print(f"\n[{number}/{len(paths)}] {path.name}", flush=True)
-        out_path = run_dir / path.name
-        ran: list[int] = []
-        try:
-            timings[path.name] = _execute(path.resolve(), out_path, args.timeout, ran)
-        except Exception as error:  # nbclient's CellExecutionError, a dead kernel, a timeout
-            print(
-                f"\nmake labs: {path} failed at {_failed_cell(error, out_path, ran, paths[number - 1 :])}\n"
-                f"The executed notebook is in {out_path}.",
-                file=sys.stderr,
-            )
-            status = 1
-            break
-    card = settings.run_card()
-    (run_dir / "summary.md").write_text(_summary(run_dir, card, timings))
-    (run_dir / "summary.json").write_text(
-        json.dumps(
-            {"settings": card, "timings_s": timings, "results": load_results(run_dir), "ok": status == 0}, indent=2
-        )
-    )
+    timings, statuses = _run_notebooks(paths, run_dir, args.timeout)
+    status = 0 if all(value == "ok" for value in statuses.values()) else 1
+    _write_summary(run_dir, settings.run_card(), timings, statuses)
     print(f"\nSummary: {run_dir / 'summary.md'}")
     return status
 

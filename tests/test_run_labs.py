@@ -64,6 +64,9 @@ def test_run_writes_notebooks_and_summary(env, tmp_path):
     assert "## scores" in summary and "0.2500" in summary and "01_ok.ipynb" in summary
     data = json.loads((run_dir / "summary.json").read_text())
     assert data["ok"] and data["results"]["scores"]["data"]["table"][0]["rouge1"] == 0.25
+    assert "All 1 notebooks ran: ok." in summary and "| 01_ok.ipynb | ok |" in summary
+    assert f"run dir                      {run_dir}" in summary  # the folder really used, not runs/interactive
+    assert data["statuses"] == {"01_ok.ipynb": "ok"}
 
 
 def test_failure_names_notebook_and_cell_and_keeps_earlier_work(env, tmp_path, capsys):
@@ -80,6 +83,20 @@ def test_failure_names_notebook_and_cell_and_keeps_earlier_work(env, tmp_path, c
     assert (run_dir / "01_good.ipynb").is_file() and (run_dir / "02_bad.ipynb").is_file()
     assert (run_dir / "results" / "a.json").is_file()
     assert json.loads((run_dir / "summary.json").read_text())["ok"] is False
+
+
+def test_a_run_that_stops_says_so_and_shows_no_stale_outputs(env, tmp_path):
+    bad = notebook(tmp_path / "01_bad.ipynb", "x = 1", "raise ValueError('broken on purpose')", "print('after')")
+    saved = nbformat.read(bad, as_version=4)
+    saved.cells[2].outputs = [nbformat.v4.new_output("stream", name="stdout", text="an output saved in the repo\n")]
+    nbformat.write(saved, bad)
+    later = notebook(tmp_path / "02_later.ipynb", "y = 2")
+    assert run_labs.main([str(bad), str(later), "--runs", str(tmp_path / "runs")]) == 1
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert nbformat.read(run_dir / "01_bad.ipynb", as_version=4).cells[2].outputs == []
+    summary = (run_dir / "summary.md").read_text()
+    assert summary.splitlines()[2].startswith("**This run did not finish**: 01_bad.ipynb failed at cell 2")
+    assert "| 02_later.ipynb | not run |" in summary and "1 notebook(s) not run" in summary
 
 
 def test_summary_cells_read_as_numbers():
