@@ -30,11 +30,17 @@ def format_bytes(n: float) -> str:
 def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
     """A CPU copy of ``model`` with every ``nn.Linear`` dynamically quantized to int8 weights."""
     import copy
+    import warnings
 
     import torch
 
     cpu_copy = copy.deepcopy(model).to("cpu", dtype=torch.float32).eval()
-    return torch.ao.quantization.quantize_dynamic(cpu_copy, {torch.nn.Linear}, dtype=torch.qint8)
+    with warnings.catch_warnings():
+        # torch 2.13 deprecates torch.ao.quantization and its quantized tensors in favour of torchao
+        # (pytorch issue 184982): warnings on stderr in notebook 04 that are not the learner's to fix.
+        warnings.filterwarnings("ignore", message=r"torch\.quantize_per_tensor", category=UserWarning)
+        warnings.filterwarnings("ignore", message=r"torch\.ao\.quantization is deprecated", category=DeprecationWarning)
+        return torch.ao.quantization.quantize_dynamic(cpu_copy, {torch.nn.Linear}, dtype=torch.qint8)
 
 
 def state_dict_bytes(model: torch.nn.Module, path: str | Path | None = None) -> int:

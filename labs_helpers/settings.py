@@ -10,8 +10,8 @@ LABS_PROFILE         ``auto`` (default), ``course`` or ``offline``
 LABS_MODEL           model id or folder; default: google/flan-t5-base (course),
                      the local stand-in (offline)
 LABS_STANDIN         ``pretrained`` (default: a small T5 pre-trained once on this
-                     machine, a few minutes) or ``instant`` (random weights, built
-                     in seconds; what the tests and CI use)
+                     machine; for DialogSum ~7 min on 2 cores) or ``instant`` (random
+                     weights, built in seconds; what the tests and CI use)
 LABS_DATASET         dataset id or folder; default: knkarthick/dialogsum (course),
                      the kit's sample in ``data/`` (offline)
 LABS_SEED            random seed (42)
@@ -45,6 +45,7 @@ import dataclasses
 import functools
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Mapping
 
@@ -269,6 +270,18 @@ def _go_offline() -> None:
     constants.HF_HUB_OFFLINE = True
 
 
+# Deprecation notices the libraries raise at each other, not at the learner's code (peft calls
+# transformers' deprecated is_gradient_checkpointing in get_peft_model and PeftModel.from_pretrained,
+# cells that notebook 05 shows as the lab writes them): silenced by message, at the entry point.
+LIBRARY_NOTICES = ((FutureWarning, r".*is_gradient_checkpointing.*"),)
+
+
+def quiet_library_notices() -> None:
+    """Ignore the warnings of ``LIBRARY_NOTICES`` in this process (every other warning still shows)."""
+    for category, message in LIBRARY_NOTICES:
+        warnings.filterwarnings("ignore", message=message, category=category)
+
+
 @functools.lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The kit's settings, made once per process from the environment: call it at an entry point only.
@@ -278,6 +291,7 @@ def get_settings() -> Settings:
     model from the local cache or the stand-in, the Hugging Face libraries are told to stay offline.
     """
     settings = make_settings()
+    quiet_library_notices()
     if settings.offline or settings.profile_note:  # offline, or the Hub did not answer
         _go_offline()
     return settings

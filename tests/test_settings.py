@@ -132,3 +132,16 @@ def test_hub_probe_is_bounded_even_if_the_network_hangs(monkeypatch):
 def test_a_local_folder_is_not_the_hubs_cache(tmp_path):
     assert hub.is_local_folder(str(tmp_path)) and not hub.model_in_cache(str(tmp_path))
     assert not hub.model_in_cache("no-such-owner/no-such-model-xyz")
+
+
+def test_library_notices_are_silenced_and_nothing_else():
+    import warnings
+
+    from labs_helpers.settings import quiet_library_notices
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        quiet_library_notices()
+        warnings.warn("`is_gradient_checkpointing` is deprecated and will be removed in v6.", FutureWarning)
+        warnings.warn("something the learner should see", FutureWarning)
+    assert [str(w.message) for w in caught] == ["something the learner should see"]
