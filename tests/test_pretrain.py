@@ -9,7 +9,7 @@ import torch
 from labs_helpers.errors import LabsError
 from labs_helpers.settings import make_settings
 from labs_helpers.standin import cache, pretrain, tasks
-from labs_helpers.standin.plan import COPYING_PLAN
+from labs_helpers.standin.plan import DEFAULT_PLAN, FIRST_PLAN
 from labs_helpers.standin.tokenizer import train_tokenizer
 
 TINY = pretrain.PretrainPlan(steps=4, batch_size=4, max_input_tokens=64, max_target_tokens=16, checkpoint_every=2)
@@ -237,25 +237,25 @@ def test_decoder_prior_makes_heads_look_at_the_last_two_tokens():
 
 
 def test_small_dataset_builds_in_few_steps():
-    plan = pretrain.PretrainPlan()
+    plan = DEFAULT_PLAN
     assert plan.steps_for(12_460) == plan.steps
     assert plan.steps_for(24) == 38  # 50 passes over 24 dialogues at 32 per step
-    copying = COPYING_PLAN
-    assert copying.copy_steps_for(12_460) == copying.copy_steps and copying.copy_steps_for(24) == 19  # at most half
-    assert plan.copy_steps_for(12_460) == 0  # the default plan does not copy first
+    assert plan.copy_steps_for(12_460) == plan.copy_steps and plan.copy_steps_for(24) == 19  # at most half
+    assert FIRST_PLAN.copy_steps_for(12_460) == 0  # the first plan does not copy first
 
 
 def test_tokenizer_learns_the_templates_of_the_plans_tasks_only():
-    assert not set(tasks.COPY_TEMPLATES + tasks.KEYWORD_TEMPLATES) & set(tasks.templates_for(pretrain.DEFAULT_PLAN))
-    assert set(tasks.COPY_TEMPLATES + tasks.KEYWORD_TEMPLATES) <= set(tasks.templates_for(COPYING_PLAN))
+    added = set(tasks.COPY_TEMPLATES + tasks.KEYWORD_TEMPLATES + tasks.RETELL_TEMPLATES)
+    assert not added & set(tasks.templates_for(FIRST_PLAN))
+    assert added <= set(tasks.templates_for(DEFAULT_PLAN))
 
 
-def test_copying_plan_builds_with_whole_tags_and_the_prior(tmp_path, corpus):
+def test_default_plan_builds_with_whole_tags_and_the_priors(tmp_path, corpus):
     import dataclasses
 
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-    plan = dataclasses.replace(COPYING_PLAN, steps=4, batch_size=4, copy_steps=2, max_input_tokens=64)
+    plan = dataclasses.replace(DEFAULT_PLAN, steps=4, batch_size=4, copy_steps=2, max_input_tokens=64)
     folder = pretrain.build_pretrained(corpus, tmp_path / "copying", seed=0, plan=plan, progress=False)
     assert "#Person1#" in AutoTokenizer.from_pretrained(folder).tokenize("#Person1#: Hi.")
     bias = AutoModelForSeq2SeqLM.from_pretrained(folder).encoder.block[0].layer[0].SelfAttention.relative_attention_bias
@@ -264,14 +264,16 @@ def test_copying_plan_builds_with_whole_tags_and_the_prior(tmp_path, corpus):
     bias = model.decoder.block[0].layer[0].SelfAttention.relative_attention_bias
     assert bias.weight[1, 0] > 7 and bias.weight[2, 1] > 7
     card = (folder / "README.md").read_text()
-    assert "are `copy` only" in card and "two decoder heads" in card and "at most 48 words" in card
+    assert "are `copy` only" in card and "two decoder heads" in card and f"at most {plan.copy_words} words" in card
+    assert all(f"- `{name}`:" in card for name, _ in plan.task_mix)
 
 
-def test_fields_added_later_keep_the_default_plans_cache_key():
-    fields = pretrain.DEFAULT_PLAN.key_fields()
+def test_fields_added_later_keep_the_first_plans_cache_key(corpus):
+    fields = FIRST_PLAN.key_fields()
     later = {"keywords", "position_prior", "decoder_prior", "copy_steps", "copy_words"}
     assert not (later | {"one_task_per_batch", "whole_speaker_tags"}) & set(fields)
-    assert COPYING_PLAN.key_fields()["position_prior"] == COPYING_PLAN.key_fields()["decoder_prior"] == 8.0
+    assert DEFAULT_PLAN.key_fields()["position_prior"] == DEFAULT_PLAN.key_fields()["decoder_prior"] == 8.0
+    assert pretrain.pretrained_key(corpus, 0, FIRST_PLAN) != pretrain.pretrained_key(corpus, 0, DEFAULT_PLAN)
 
 
 def test_first_steps_only_copy(corpus):

@@ -9,6 +9,7 @@ builds a miniature of it, saved with ``save_pretrained`` so that the notebooks l
 - ``cache``: cache keys, the completion marker, atomic publishing and the build lock;
 - ``instant``: the random-weight stand-in (seconds; tests and CI);
 - ``plan``, ``tasks``, ``pretrain``: the pre-trained stand-in (minutes, once): how, on what, the build;
+- ``retell``: a line of dialogue told in the third person, by rule (one of the tasks);
 - ``card``: the README written into each stand-in's folder, and the run card's note.
 
 Which model a run loads (the Hub's or a stand-in) is decided in ``labs_helpers.models``.

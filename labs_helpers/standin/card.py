@@ -12,8 +12,9 @@ if TYPE_CHECKING:
 
 # Printed on the run card under the settings table: one note per notebook says what the stand-in is.
 RUN_CARD_NOTES = {
-    "pretrained": "Offline stand-in: a 1.4M-parameter T5 pre-trained on this machine on DialogSum's training "
-    "dialogues and topics\n(gap-filling, topic questions, next turn), never on its summaries. "
+    "pretrained": "Offline stand-in: a 1.3M-parameter T5 pre-trained on this machine on DialogSum's training "
+    "dialogues and topics\n(copying, retelling, gap-filling, key words, topic questions, next turn), never on its "
+    "summaries. "
     "It is not FLAN-T5: expect toy-scale numbers.",
     "instant": "Offline stand-in: FLAN-T5's layout in miniature, with random weights (for tests and CI): "
     "its words are noise.",
@@ -77,6 +78,9 @@ _TASK_LINES = {
     "carry names, objects and numbers from the dialogue into what it writes.",
     "keywords": 'a dialogue and "Key words:" (or a paraphrase), answered with its {keywords} words of highest '
     'TF-IDF against the other train dialogues, in the order they appear (e.g. "Jack, computer, upgrade").',
+    "retell": 'one or two turns and "Retell it:" (or a paraphrase), answered with the turns in the third person, '
+    'by rule ("#Person1#: Can you help me?" becomes "#Person1# says: Can #Person2# help #Person1#?"): it learns '
+    'who "I" and "you" are.',
 }
 
 
@@ -87,7 +91,7 @@ def _task_lines(plan: PretrainPlan) -> str:
     if plan.copy_steps:
         lines.append(f"- The first {plan.copy_steps} steps (at most half of them all) are `copy` only.")
     if plan.copy_words:
-        lines.append(f"- A copied segment ends after at most {plan.copy_words} words.")
+        lines.append(f"- A copied (or retold) segment ends after at most {plan.copy_words} words.")
     return "\n".join(lines)
 
 

@@ -9,7 +9,9 @@
 - ``copy``: one or two turns, answered with themselves (it learns to carry words, names and
   numbers from its input to its output, in order: what a summary does with the dialogue's facts);
 - ``keywords``: a dialogue, answered with its most telling words (TF-IDF against the other train
-  dialogues, in the order they appear): it learns which words of a dialogue matter.
+  dialogues, in the order they appear): it learns which words of a dialogue matter;
+- ``retell``: one or two turns, answered with them in the third person ("I" becomes the speaker,
+  "you" the listener; see ``retell``): it learns who "I" and "you" are, as a summary names them.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from ..baselines import SPEAKER_TAG, candidate_words
 from ..errors import LabsError
 from ..prompting import TEMPLATES
 from .cache import fingerprint
+from .retell import listeners, retell
 from .tokenizer import EXTRA_IDS
 
 if TYPE_CHECKING:
@@ -46,6 +49,7 @@ NEXT_TURN_TEMPLATES = (
 )
 COPY_TEMPLATES = ("{dialogue}\n\nRepeat it: ", "Copy the text.\n\n{dialogue}\n")
 KEYWORD_TEMPLATES = ("{dialogue}\n\nKey words: ", "List the important words of this conversation.\n\n{dialogue}\n")
+RETELL_TEMPLATES = ("{dialogue}\n\nRetell it: ", "Tell what they said, in the third person.\n\n{dialogue}\n")
 _SPEAKER = re.compile(r"^(#[^#:]+#):")
 _SURFACE = re.compile(r"[A-Za-z]+")
 
@@ -85,6 +89,7 @@ def templates_for(plan: PretrainPlan) -> tuple[str, ...]:
     """The prompt templates of the plan's tasks (the tokenizer learns them, the cache key holds them)."""
     names = {name for name, _ in plan.task_mix} | ({"copy"} if plan.copy_steps else set())
     extra = (COPY_TEMPLATES if "copy" in names else ()) + (KEYWORD_TEMPLATES if "keywords" in names else ())
+    extra += RETELL_TEMPLATES if "retell" in names else ()
     return TOPIC_TEMPLATES + NEXT_TURN_TEMPLATES + extra
 
 
@@ -173,10 +178,14 @@ class BatchMaker:
             return self._encode(prompt), self._target(self.corpus.topics[index])
         if task == "next_turn" and len(lines) >= 2:
             return self._next_turn(lines, rng)
-        if task == "copy":
+        if task in ("copy", "retell"):
             start = rng.randrange(len(lines))
             segment = _first_words("\n".join(lines[start : start + rng.randint(1, 2)]), self.plan.copy_words)
-            return self._encode(rng.choice(COPY_TEMPLATES).format(dialogue=segment)), self._target(segment)
+            templates, answer = COPY_TEMPLATES, segment
+            if task == "retell":
+                told = [retell(line, who) for line, who in zip(segment.split("\n"), listeners(lines)[start:])]
+                templates, answer = RETELL_TEMPLATES, "\n".join(told)
+            return self._encode(rng.choice(templates).format(dialogue=segment)), self._target(answer)
         if task == "keywords":
             return self._keywords(lines, rng) or self._span_corruption(index, rng)
         return self._span_corruption(index, rng)
