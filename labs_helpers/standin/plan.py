@@ -74,7 +74,7 @@ _LATER_FIELDS = (
 )
 
 # The kit's first plan (PretrainPlan()'s defaults), the offline default until issue 19. Measured
-# (2 AVX2 cores, full DialogSum, 50 unique test dialogues): fine-tuned, 6 of 50 summaries distinct,
+# (2 AVX2 cores, full DialogSum, 50 unique test dialogues): fine-tuned 300 x 16 at 3e-3, 6 of 50 distinct,
 # ROUGE-1 0.299 against 0.291 for one constant sentence: a template, not a summary of the dialogue.
 FIRST_PLAN = PretrainPlan()
 
