@@ -138,7 +138,9 @@ def new_labs_folder(parent: Path, stamp: str) -> Path:
 
 
 # What the kernels inherit to keep library chatter out of the executed notebooks: the tests' settings
-# (the Makefile's QUIET). The runner's own progress bar is shown all the same (tqdm(disable=False)).
+# (the Makefile's QUIET), but for PYTHONWARNINGS=ignore: the libraries' warnings are silenced where they
+# arise (settings.LIBRARY_NOTICES, export.quantize_int8), and the kit's own ones teach (notebook 02's
+# PromptTooLongWarning). The runner's own progress bar is shown all the same (tqdm(disable=False)).
 QUIET = dict(
     TQDM_DISABLE="1",
     HF_DATASETS_DISABLE_PROGRESS_BARS="1",
@@ -146,8 +148,7 @@ QUIET = dict(
     TRANSFORMERS_VERBOSITY="error",
     TRANSFORMERS_NO_ADVISORY_WARNINGS="1",
     TOKENIZERS_PARALLELISM="false",
-    PYTHONWARNINGS="ignore",
-)  # not MPLBACKEND=agg: the executed notebooks keep their figures
+)  # not MPLBACKEND=agg either: the executed notebooks keep their figures
 
 
 def _hand_down(settings: Settings, run_dir: Path) -> None:
