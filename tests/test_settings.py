@@ -142,6 +142,6 @@ def test_library_notices_are_silenced_and_nothing_else():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         quiet_library_notices()
-        warnings.warn("`is_gradient_checkpointing` is deprecated and will be removed in v6.", FutureWarning)
-        warnings.warn("something the learner should see", FutureWarning)
+        warnings.warn("`is_gradient_checkpointing` is deprecated.", FutureWarning, stacklevel=2)
+        warnings.warn("something the learner should see", FutureWarning, stacklevel=2)
     assert [str(w.message) for w in caught] == ["something the learner should see"]
