@@ -76,3 +76,13 @@ def test_one_ppo_step_on_the_standin_with_text_queries_and_the_offline_reward(st
     stats = trainer.step(rollout, reward.rewards(rollout.texts))
     assert stats["objective/kl"] == 0.0  # fresh adapter on top of the merged summarizer
     assert stats["ppo/mean_scores"] == pytest.approx(sum(reward.rewards(rollout.texts)) / 4)
+
+
+def test_sampling_ignores_a_repetition_guard_in_the_generation_config():
+    model = tiny_t5(32)
+    model.generation_config.no_repeat_ngram_size = 1  # would forbid any token twice
+    ids, mask = pad_right([torch.tensor([4, 5, 1])] * 2, 0)
+    torch.manual_seed(0)
+    rollout = sample_responses(model, ids, mask, max_new_tokens=40, min_new_tokens=40)
+    for row in rollout.response_ids:  # 40 tokens from a vocabulary of 32: repeats, as the policy drew them
+        assert len(set(row.tolist())) < len(row)

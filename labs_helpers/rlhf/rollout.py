@@ -99,6 +99,9 @@ def sample_responses(
             top_p=1.0,
             num_beams=1,
             temperature=1.0,
+            # PPO scores each token with the policy's own probabilities, so it must sample from them:
+            # no repetition guard from the model's generation_config (the pre-trained stand-in has one).
+            no_repeat_ngram_size=0,
             min_new_tokens=min_new_tokens,
             max_new_tokens=max_new_tokens,
             eos_token_id=eos,
