@@ -263,14 +263,16 @@ def test_default_plan_builds_with_whole_tags_and_the_priors(tmp_path, corpus):
     model = AutoModelForSeq2SeqLM.from_pretrained(folder)
     bias = model.decoder.block[0].layer[0].SelfAttention.relative_attention_bias
     assert bias.weight[1, 0] > 7 and bias.weight[2, 1] > 7
+    assert model.generation_config.no_repeat_ngram_size == plan.no_repeat_ngram_size == 3
     card = (folder / "README.md").read_text()
     assert "are `copy` only" in card and "two decoder heads" in card and f"at most {plan.copy_words} words" in card
+    assert "`no_repeat_ngram_size=3`" in card
     assert all(f"- `{name}`:" in card for name, _ in plan.task_mix)
 
 
 def test_fields_added_later_keep_the_first_plans_cache_key(corpus):
     fields = FIRST_PLAN.key_fields()
-    later = {"keywords", "position_prior", "decoder_prior", "copy_steps", "copy_words"}
+    later = {"keywords", "position_prior", "decoder_prior", "copy_steps", "copy_words", "no_repeat_ngram_size"}
     assert not (later | {"one_task_per_batch", "whole_speaker_tags"}) & set(fields)
     assert DEFAULT_PLAN.key_fields()["position_prior"] == DEFAULT_PLAN.key_fields()["decoder_prior"] == 8.0
     assert pretrain.pretrained_key(corpus, 0, FIRST_PLAN) != pretrain.pretrained_key(corpus, 0, DEFAULT_PLAN)

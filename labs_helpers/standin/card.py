@@ -63,8 +63,20 @@ no dropout (nor in the saved config: at this size dropout only slows fine-tuning
 
 Prompted to summarize, it answers with words about the dialogue (a topic, a line of dialogue),
 not a summary: its zero-shot ROUGE is low. Fine-tuning on the summaries raises it clearly. Its
-numbers are a toy model's, never FLAN-T5's.
+numbers are a toy model's, never FLAN-T5's.{_guard_line(plan)}
 """
+
+
+def _guard_line(plan: PretrainPlan) -> str:
+    """The generation default the plan writes into generation_config.json, if any."""
+    if not plan.no_repeat_ngram_size:
+        return ""
+    return f"""
+
+Its `generation_config.json` sets `no_repeat_ngram_size={plan.no_repeat_ngram_size}` (no sequence of
+{plan.no_repeat_ngram_size} tokens twice in one output), as summarization checkpoints often do
+(facebook/bart-large-cnn: 3); FLAN-T5's does not. Greedy decoding of a model this small loops
+without it ("#Person2#'s #Person2#'s ..."). Pass `no_repeat_ngram_size=0` to `generate` to see that."""
 
 
 _TASK_LINES = {

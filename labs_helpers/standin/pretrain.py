@@ -100,6 +100,8 @@ def _build_locked(corpus: Corpus, folder: Path, seed: int, plan: PretrainPlan, p
         # Dropout 0 for fine-tuning too: a 1M-parameter model underfits DialogSum, and with FLAN-T5's 0.1
         # the labs' 300 steps lifted ROUGE-1 by 0.08 at most; without it by 0.12 (see SIZES in settings).
         model.config.dropout_rate = 0.0
+        if plan.no_repeat_ngram_size:
+            model.generation_config.no_repeat_ngram_size = plan.no_repeat_ngram_size
         model.save_pretrained(tmp)
         (tmp / "README.md").write_text(pretrained_card(corpus, seed, plan, steps, model.num_parameters()))
         marker = dict(
