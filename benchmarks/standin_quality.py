@@ -180,6 +180,14 @@ def _merged(base: Path, adapter: Path):
     ).merge_and_unload()
 
 
+def _generation_defaults(folder: Path) -> dict:
+    """The decoding settings the stand-in ships with (beyond its special token ids)."""
+    from transformers import GenerationConfig
+
+    shipped = GenerationConfig.from_pretrained(folder).to_diff_dict()
+    return {k: v for k, v in shipped.items() if not k.endswith("token_id") and k != "transformers_version"}
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.threads:
@@ -209,6 +217,8 @@ def main(argv=None) -> int:
         else:
             folder, build = _stand_in(settings, dataset, args.plan)
         print(f"stand-in: {folder} (build {build['seconds']} s, load {build['load_average_before']})", flush=True)
+        generation = _generation_defaults(folder)
+        print(f"its generation defaults (generation_config.json): {generation or 'none'}; greedy", flush=True)
 
         began = time.perf_counter()
         constant, constant_train_r1 = baselines.best_constant_summary(
@@ -297,6 +307,7 @@ def main(argv=None) -> int:
             lora_lr=settings.lora_lr,
             max_new_tokens=settings.max_new_tokens,
         ),
+        generation_defaults=generation,
         models=rows,
         constant=dict(summary=constant, train_rouge1=round(constant_train_r1, 4), seconds=round(constant_seconds, 1)),
         full_minus_constant=[round(x, 4) for x in diff],
