@@ -14,8 +14,8 @@ if TYPE_CHECKING:
 RUN_CARD_NOTES = {
     "pretrained": "Offline stand-in: a 1.3M-parameter T5 pre-trained on this machine on DialogSum's training "
     "dialogues and topics\n(copying, retelling, gap-filling, key words, topic questions, next turn), never on its "
-    "summaries. "
-    "It is not FLAN-T5: expect toy-scale numbers.",
+    "summaries.\nIts generation_config sets no_repeat_ngram_size=3 (FLAN-T5's does not). It is not FLAN-T5: "
+    "expect toy-scale numbers.",
     "instant": "Offline stand-in: FLAN-T5's layout in miniature, with random weights (for tests and CI): "
     "its words are noise.",
 }
