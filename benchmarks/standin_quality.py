@@ -232,15 +232,16 @@ def main(argv=None) -> int:
             raise SystemExit(f"--kinds: unknown {unknown}; use {', '.join(NAMES)}")
         result = evaluate_models(settings, dataset, folder, run_dir, kinds)
 
-    test_set, predictions = result["test_set"], {}
+    test_set, predictions, seconds = result["test_set"], {}, {}
     for path in args.predictions:
         earlier = json.loads(path.read_text())
         if earlier["n_eval"] != len(test_set) or earlier["seed"] != args.seed:
             raise SystemExit(f"{path}: other evaluation set or seed ({earlier['n_eval']}, {earlier['seed']})")
         predictions.update({k: v for k, v in earlier["predictions"].items() if k != "constant"})
-        result["seconds"].update(earlier.get("fine_tune_seconds", {}))
+        seconds.update(earlier.get("fine_tune_seconds", {}))
         build = build if build["seconds"] is not None else earlier.get("build", build)
     predictions.update(result["predictions"])
+    result["seconds"] = {**seconds, **result["seconds"]}  # what this run trained, it timed
     predictions["constant"] = [constant] * len(test_set)
     references = [list(r) for r in test_set["references"]]
     dialogues = list(test_set["dialogue"])
