@@ -67,6 +67,20 @@ def test_nbtool_strips_unchecked_outputs(tmp_path):
     assert nbtool.problems(path) == []
 
 
+def test_nbtool_flags_a_cell_without_an_id_and_strip_gives_it_one(tmp_path):
+    path = tmp_path / "n.ipynb"
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("a"), nbformat.v4.new_code_cell("1")])
+    raw = json.loads(nbformat.writes(notebook))
+    del raw["cells"][1]["id"]  # a cell pasted in by hand
+    path.write_text(json.dumps(raw))
+    assert nbtool.problems(path) == [
+        f"{path}: cell 2 has no id (nbformat 4.5 needs one; `python tools/nbtool.py strip` adds it)"
+    ]
+    assert nbtool.main(["strip", str(path)]) == 0
+    assert nbtool.problems(path) == []
+    assert all("id" in cell for cell in json.loads(path.read_text())["cells"])
+
+
 @pytest.mark.parametrize("path", sorted((KIT_ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
 def test_committed_notebooks_are_clean(path):
     assert nbtool.problems(path) == []
