@@ -63,6 +63,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="models to run here, comma-separated from zero-shot,full,lora (default: all)",
     )
     parser.add_argument(
+        "--autocast",
+        choices=("off", "bfloat16"),
+        default=None,
+        help="fine-tuning precision (default: bf16 autocast where the CPU multiplies bf16, as make labs does)",
+    )
+    parser.add_argument(
         "--predictions",
         type=Path,
         action="append",
@@ -98,6 +104,7 @@ def make_run_settings(args: argparse.Namespace, run_dir: Path):
         ("full_lr", "LABS_FULL_LR"),
         ("lora_lr", "LABS_LORA_LR"),
         ("train_examples", "LABS_TRAIN_EXAMPLES"),
+        ("autocast", "LABS_AUTOCAST"),
     ):
         if getattr(args, flag) is not None:
             env[name] = str(getattr(args, flag))
@@ -217,6 +224,7 @@ def main(argv=None) -> int:
         else:
             folder, build = _stand_in(settings, dataset, args.plan)
         print(f"stand-in: {folder} (build {build['seconds']} s, load {build['load_average_before']})", flush=True)
+        print(f"precision: {settings.precision_note}", flush=True)  # bf16 autocast where the CPU has it
         generation = _generation_defaults(folder)
         print(f"its generation defaults (generation_config.json): {generation or 'none'}; greedy", flush=True)
 
@@ -307,6 +315,7 @@ def main(argv=None) -> int:
             full_lr=settings.full_lr,
             lora_lr=settings.lora_lr,
             max_new_tokens=settings.max_new_tokens,
+            autocast=settings.autocast,
         ),
         generation_defaults=generation,
         models=rows,

@@ -10,7 +10,7 @@ from labs_helpers.settings import KIT_ROOT
 
 def test_a_reused_json_fills_in_models_but_never_this_runs_own_timing(tmp_path):
     common = ["--dataset", str(KIT_ROOT / "data"), "--cache-dir", str(tmp_path / "cache"), "--n-eval", "3"]
-    common += ["--kinds", "full", "--train-steps", "2", "--train-examples", "32"]
+    common += ["--kinds", "full", "--train-steps", "2", "--train-examples", "32", "--autocast", "off"]
     first = tmp_path / "first.json"
     assert standin_quality.main([*common, "--out", str(first)]) == 1  # a toy run misses issue 19's targets
     earlier = json.loads(first.read_text())
@@ -27,3 +27,4 @@ def test_a_reused_json_fills_in_models_but_never_this_runs_own_timing(tmp_path):
     assert merged["fine_tune_seconds"]["lora fine-tune"] == 123.0  # from the earlier run
     assert merged["fine_tune_seconds"]["full fine-tune"] < 3600.0  # timed by this run
     assert merged["lora_gap"] is not None
+    assert merged["settings"]["autocast"] == "off"  # fine-tuning's precision is on record
