@@ -89,8 +89,9 @@ FIRST_PLAN = PretrainPlan()
 # cores, full DialogSum, 50 unique test dialogues, fine-tuned as SIZES["pretrained"] says): built in
 # 7.2 min; full fine-tune ROUGE-1 0.324, 48 of 50 summaries distinct (the first plan: 6), a content
 # word of their own dialogue in 88%, +0.033 [-0.003, +0.074] over the best constant sentence
-# (issue 19 asks +0.05); LoRA 0.292. Built on another machine (7.3 min): full 0.327, 86%, +0.036
-# [-0.000, +0.076], LoRA 0.267; 32 of its 50 summaries are "... are talking about the <noun>.".
+# (issue 19 asks +0.05); LoRA 0.292. Built on an AVX-512 BF16 machine (7.3 min), fine-tuned under bf16
+# autocast: full 0.327, 86%, +0.036 [-0.000, +0.076], LoRA 0.267 (0.285 fine-tuned in fp32); 32 of its
+# 50 summaries are "... are talking about the <noun>.".
 # Without no_repeat_ngram_size (600 fine-tuning steps): full
 # 0.302, and LoRA looped ("#Person1# tells #Person2#'s #Person2#'s ...": 0.139, 0.271 with it).
 # What else was measured, one build and one fine-tuning (600 steps) each (a second fine-tuning seed
