@@ -102,6 +102,9 @@ FIRST_PLAN = PretrainPlan()
 #   was 0.12 at step 800 for both seeds tried, and the copying steps take half the time.
 # - copy_words 16 without retelling: full 0.246, 48% content, LoRA 0.162;
 # - this plan with 2800 steps (13.8 min): full 0.309, 50 distinct, 72%; LoRA 0.149.
+# - this plan on a deeper model, 3+3 layers (architecture.MODEL_CONFIG overridden, built in 10.7 min, fine-tuned
+#   1200 steps under bf16 autocast in 540 s): full 0.299, 39 distinct, 28% content; its fine-tuning loss ended
+#   at 3.54 against 2.80 for 2+2 layers: in the same budget a deeper model learns less.
 # - a floor on the length (min_new_tokens 16, 1200 steps) lifted full to 0.341 (+0.051); as a model default it
 #   would break the short generations of notebooks 02 and 03 (max_new_tokens 8 and 10).
 # Measure with benchmarks/standin_quality.py.
