@@ -9,6 +9,7 @@ import torch
 from labs_helpers.errors import LabsError
 from labs_helpers.settings import make_settings
 from labs_helpers.standin import cache, pretrain, tasks
+from labs_helpers.standin.card import RUN_CARD_NOTES
 from labs_helpers.standin.plan import DEFAULT_PLAN, FIRST_PLAN
 from labs_helpers.standin.tokenizer import train_tokenizer
 
@@ -268,6 +269,12 @@ def test_default_plan_builds_with_whole_tags_and_the_priors(tmp_path, corpus):
     assert "are `copy` only" in card and "two decoder heads" in card and f"at most {plan.copy_words} words" in card
     assert "`no_repeat_ngram_size=3`" in card
     assert all(f"- `{name}`:" in card for name, _ in plan.task_mix)
+
+
+def test_the_run_card_names_the_default_plans_loop_guard():
+    guard = DEFAULT_PLAN.no_repeat_ngram_size
+    assert guard and f"no_repeat_ngram_size={guard} (FLAN-T5's does not)" in RUN_CARD_NOTES["pretrained"]
+    assert "no_repeat_ngram_size" not in RUN_CARD_NOTES["instant"]
 
 
 def test_fields_added_later_keep_the_first_plans_cache_key(corpus):

@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 
 import nbformat
+from nbformat.warnings import MissingIDFieldWarning
 
 CHECK_TAG = "nbval-check-output"
 
@@ -56,15 +57,15 @@ def fill(path: Path) -> None:
 
 def problems(path: Path) -> list[str]:
     """What is wrong with the notebook's committed state."""
-    raw = json.loads(path.read_text())  # nbformat.read would add missing ids (and warn in every run)
-    found = [
+    text = path.read_text()
+    found = [  # from the raw JSON: nbformat fills in missing ids as it reads
         f"{path}: cell {index} has no id (nbformat 4.5 needs one; `python tools/nbtool.py strip` adds it)"
-        for index, cell in enumerate(raw["cells"], start=1)
+        for index, cell in enumerate(json.loads(text)["cells"], start=1)
         if "id" not in cell
     ]
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the missing ids, reported above
-        notebook = nbformat.read(path, as_version=4)
+        warnings.simplefilter("ignore", MissingIDFieldWarning)  # reported above
+        notebook = nbformat.reads(text, as_version=4)
     for index, cell in enumerate(notebook.cells, start=1):
         if cell.cell_type == "code" and not is_checked(cell) and cell.outputs:
             found.append(f"{path}: cell {index} keeps outputs that nbval does not check")

@@ -5,17 +5,24 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .architecture import MODEL_CONFIG
+from .plan import DEFAULT_PLAN
 
 if TYPE_CHECKING:
     from .plan import PretrainPlan
     from .tasks import Corpus
 
+_DEFAULT_GUARD = DEFAULT_PLAN.no_repeat_ngram_size
 # Printed on the run card under the settings table: one note per notebook says what the stand-in is.
 RUN_CARD_NOTES = {
     "pretrained": "Offline stand-in: a 1.3M-parameter T5 pre-trained on this machine on DialogSum's training "
     "dialogues and topics\n(copying, retelling, gap-filling, key words, topic questions, next turn), never on its "
-    "summaries.\nIts generation_config sets no_repeat_ngram_size=3 (FLAN-T5's does not). It is not FLAN-T5: "
-    "expect toy-scale numbers.",
+    "summaries."
+    + (
+        f"\nIts generation_config sets no_repeat_ngram_size={_DEFAULT_GUARD} (FLAN-T5's does not)."
+        if _DEFAULT_GUARD
+        else ""
+    )
+    + " It is not FLAN-T5: expect toy-scale numbers.",
     "instant": "Offline stand-in: FLAN-T5's layout in miniature, with random weights (for tests and CI): "
     "its words are noise.",
 }
