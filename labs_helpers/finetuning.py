@@ -130,8 +130,8 @@ def truncation_report(
 ) -> dict[str, int]:
     """How many prompts and summaries of ``split`` are longer than the limits (and so get cut)."""
     prompts = [format_prompt("finetune", d) for d in split["dialogue"]]
-    inputs = [len(ids) for ids in tokenizer(prompts)["input_ids"]]
-    targets = [len(ids) for ids in tokenizer(text_target=list(split["summary"]))["input_ids"]]
+    inputs = [len(ids) for ids in tokenizer(prompts, verbose=False)["input_ids"]]
+    targets = [len(ids) for ids in tokenizer(text_target=list(split["summary"]), verbose=False)["input_ids"]]
     return {
         "examples": len(inputs),
         "inputs_truncated": sum(n > max_input_tokens for n in inputs),

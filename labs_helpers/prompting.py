@@ -70,16 +70,19 @@ def build_prompt(template: str, shots: Sequence[tuple[str, str]], dialogue: str)
 def fit_dialogue(tokenizer, template: str, dialogue: str, max_tokens: int) -> str:
     """The template around as much of the dialogue's start as fits in ``max_tokens``: instruction and cue kept."""
     text = format_prompt(template, dialogue)
-    if len(tokenizer(text).input_ids) <= max_tokens:
+    # verbose=False in every count: transformers' "longer than the specified maximum" warning belongs
+    # to a call that feeds the model a long input (notebook 02 shows one), not to the kit measuring it.
+    if len(tokenizer(text, verbose=False).input_ids) <= max_tokens:
         return text
-    room = max_tokens - len(tokenizer(format_prompt(template, "")).input_ids)
+    room = max_tokens - len(tokenizer(format_prompt(template, ""), verbose=False).input_ids)
     if room < 1:
         raise LabsError(f"The {template!r} template alone has more than {max_tokens} tokens: raise max_tokens.")
-    ends = [end for _, end in tokenizer(dialogue, add_special_tokens=False, return_offsets_mapping=True).offset_mapping]
+    offsets = tokenizer(dialogue, add_special_tokens=False, return_offsets_mapping=True, verbose=False).offset_mapping
+    ends = [end for _, end in offsets]
     # Cut the dialogue's text after token ``room``; re-tokenizing at a cut can add a token, so step back until it fits.
     while room > 0:
         text = format_prompt(template, dialogue[: ends[room - 1]].rstrip())
-        if len(tokenizer(text).input_ids) <= max_tokens:
+        if len(tokenizer(text, verbose=False).input_ids) <= max_tokens:
             return text
         room -= 1
     return format_prompt(template, "")
@@ -88,7 +91,7 @@ def fit_dialogue(tokenizer, template: str, dialogue: str, max_tokens: int) -> st
 def prompts_over(tokenizer, template: str, dialogues: Sequence[str], max_tokens: int) -> int:
     """How many of ``dialogues``, in ``template``, have more than ``max_tokens`` tokens."""
     prompts = [format_prompt(template, d) for d in dialogues]
-    return sum(len(ids) > max_tokens for ids in tokenizer(prompts).input_ids)
+    return sum(len(ids) > max_tokens for ids in tokenizer(prompts, verbose=False).input_ids)
 
 
 def _row(split: Any, index: int, role: str) -> dict:
@@ -137,7 +140,7 @@ def make_prompt(
 
     def count(chosen: list[tuple[int, str, str]]) -> tuple[str, int]:
         text = build_prompt(template, [(d, s) for _, d, s in chosen], dialogue)
-        return text, len(tokenizer(text).input_ids)
+        return text, len(tokenizer(text, verbose=False).input_ids)
 
     chosen = solved
     if budget is not None:

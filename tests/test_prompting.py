@@ -163,3 +163,24 @@ def test_prompts_over_counts_long_dialogues(model_and_tokenizer):
     dialogues = ["#Person1#: Hi.", "#Person1#: " + "word " * 600]
     assert prompting.prompts_over(tokenizer, "finetune", dialogues, 512) == 1
     assert prompting.prompts_over(tokenizer, "finetune", dialogues, 10_000) == 0
+
+
+def test_counting_tokens_leaves_transformers_long_input_warning_to_the_call_that_feeds_the_model(standin_path):
+    """The kit's counts are silent; the lab's own untruncated call (notebook 02) still gets the warning."""
+    from transformers import AutoTokenizer
+
+    from labs_helpers.finetuning import truncation_report
+    from labs_helpers.rlhf.data import summary_token_budget
+
+    tokenizer = AutoTokenizer.from_pretrained(standin_path)  # fresh: transformers warns once per tokenizer
+    warned = "sequence-length-is-longer-than-the-specified-maximum"
+    long_dialogue = "\n".join(f"#Person1#: Sentence number {i} of a very long talk." for i in range(200))
+    split = Dataset.from_dict({"dialogue": [long_dialogue], "summary": ["word " * 600]})
+    prompting.fit_dialogue(tokenizer, "finetune", long_dialogue, 100)
+    prompting.prompts_over(tokenizer, "finetune", [long_dialogue], 512)
+    prompting.make_prompt(tokenizer, split, shots=[], target=long_dialogue, budget=10_000)
+    assert truncation_report(split, tokenizer)["inputs_truncated"] == 1
+    assert summary_token_budget(tokenizer, split["summary"]) > 512
+    assert not tokenizer.deprecation_warnings.get(warned)
+    tokenizer(prompting.format_prompt("finetune", long_dialogue))  # the lab's call: no truncation
+    assert tokenizer.deprecation_warnings.get(warned)

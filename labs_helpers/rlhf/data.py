@@ -75,5 +75,5 @@ def summary_token_budget(tokenizer: Any, summaries: Sequence[str], quantile: flo
         raise LabsError("No summaries to measure: pass the human summaries of the split.")
     if not 0 < quantile <= 1:
         raise LabsError(f"quantile={quantile}: use a share in (0, 1], e.g. 0.95.")
-    lengths = [len(ids) for ids in tokenizer(list(summaries))["input_ids"]]
+    lengths = [len(ids) for ids in tokenizer(list(summaries), verbose=False)["input_ids"]]
     return int(np.ceil(np.quantile(lengths, quantile))) + margin
