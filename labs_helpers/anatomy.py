@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from .errors import LabsError
+from .prompting import token_lengths as token_lengths  # notebook 01 counts tokens as anatomy.token_lengths
 
 if TYPE_CHECKING:  # torch and numpy load lazily, so that importing the kit stays fast
     import numpy as np
@@ -162,11 +163,6 @@ def model_attentions(model, input_ids: torch.Tensor) -> tuple[torch.Tensor, ...]
             f"{model.config._attn_implementation!r}). {_EAGER_FIX}"
         )
     return attentions
-
-
-def token_lengths(tokenizer, texts: Sequence[str]) -> list[int]:
-    """How many tokens each text becomes (with the end-of-sequence token, without truncation)."""
-    return [len(ids) for ids in tokenizer(list(texts), truncation=False, verbose=False).input_ids]
 
 
 def cosine(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -18,7 +18,7 @@ from .errors import LabsError
 from .lora import add_lora
 from .models import check_model
 from .profiles import MAX_LEARNING_RATE
-from .prompting import format_prompt
+from .prompting import format_prompt, token_lengths
 from .runs import (
     FINAL,
     check_output_dir,
@@ -130,7 +130,7 @@ def truncation_report(
 ) -> dict[str, int]:
     """How many prompts and summaries of ``split`` are longer than the limits (and so get cut)."""
     prompts = [format_prompt("finetune", d) for d in split["dialogue"]]
-    inputs = [len(ids) for ids in tokenizer(prompts, verbose=False)["input_ids"]]
+    inputs = token_lengths(tokenizer, prompts)
     targets = [len(ids) for ids in tokenizer(text_target=list(split["summary"]), verbose=False)["input_ids"]]
     return {
         "examples": len(inputs),

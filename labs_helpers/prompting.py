@@ -67,14 +67,19 @@ def build_prompt(template: str, shots: Sequence[tuple[str, str]], dialogue: str)
     return solved + format_prompt(template, dialogue)
 
 
+def token_lengths(tokenizer, texts: Sequence[str]) -> list[int]:
+    """How many tokens each text becomes (with the end-of-sequence token, without truncation)."""
+    # verbose=False: transformers' "longer than the specified maximum" warning belongs to a call that
+    # feeds the model a long input (notebook 02 shows one), not to the kit counting tokens.
+    return [len(ids) for ids in tokenizer(list(texts), truncation=False, verbose=False).input_ids]
+
+
 def fit_dialogue(tokenizer, template: str, dialogue: str, max_tokens: int) -> str:
     """The template around as much of the dialogue's start as fits in ``max_tokens``: instruction and cue kept."""
     text = format_prompt(template, dialogue)
-    # verbose=False in every count: transformers' "longer than the specified maximum" warning belongs
-    # to a call that feeds the model a long input (notebook 02 shows one), not to the kit measuring it.
-    if len(tokenizer(text, verbose=False).input_ids) <= max_tokens:
+    if token_lengths(tokenizer, [text])[0] <= max_tokens:
         return text
-    room = max_tokens - len(tokenizer(format_prompt(template, ""), verbose=False).input_ids)
+    room = max_tokens - token_lengths(tokenizer, [format_prompt(template, "")])[0]
     if room < 1:
         raise LabsError(f"The {template!r} template alone has more than {max_tokens} tokens: raise max_tokens.")
     offsets = tokenizer(dialogue, add_special_tokens=False, return_offsets_mapping=True, verbose=False).offset_mapping
@@ -82,7 +87,7 @@ def fit_dialogue(tokenizer, template: str, dialogue: str, max_tokens: int) -> st
     # Cut the dialogue's text after token ``room``; re-tokenizing at a cut can add a token, so step back until it fits.
     while room > 0:
         text = format_prompt(template, dialogue[: ends[room - 1]].rstrip())
-        if len(tokenizer(text, verbose=False).input_ids) <= max_tokens:
+        if token_lengths(tokenizer, [text])[0] <= max_tokens:
             return text
         room -= 1
     return format_prompt(template, "")
@@ -91,7 +96,7 @@ def fit_dialogue(tokenizer, template: str, dialogue: str, max_tokens: int) -> st
 def prompts_over(tokenizer, template: str, dialogues: Sequence[str], max_tokens: int) -> int:
     """How many of ``dialogues``, in ``template``, have more than ``max_tokens`` tokens."""
     prompts = [format_prompt(template, d) for d in dialogues]
-    return sum(len(ids) > max_tokens for ids in tokenizer(prompts, verbose=False).input_ids)
+    return sum(n > max_tokens for n in token_lengths(tokenizer, prompts))
 
 
 def _row(split: Any, index: int, role: str) -> dict:
@@ -140,7 +145,7 @@ def make_prompt(
 
     def count(chosen: list[tuple[int, str, str]]) -> tuple[str, int]:
         text = build_prompt(template, [(d, s) for _, d, s in chosen], dialogue)
-        return text, len(tokenizer(text, verbose=False).input_ids)
+        return text, token_lengths(tokenizer, [text])[0]
 
     chosen = solved
     if budget is not None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..course import MAX_INPUT_TOKENS
 from ..errors import LabsError
+from ..prompting import token_lengths
 
 LAB_PROMPT = "\nSummarize the following conversation.\n\n{dialogue}\n\nSummary:\n"
 MIN_CHARS, MAX_CHARS = 200, 1000  # the lab's input_min_text_length / input_max_text_length
@@ -75,5 +76,5 @@ def summary_token_budget(tokenizer: Any, summaries: Sequence[str], quantile: flo
         raise LabsError("No summaries to measure: pass the human summaries of the split.")
     if not 0 < quantile <= 1:
         raise LabsError(f"quantile={quantile}: use a share in (0, 1], e.g. 0.95.")
-    lengths = [len(ids) for ids in tokenizer(list(summaries), verbose=False)["input_ids"]]
+    lengths = token_lengths(tokenizer, summaries)
     return int(np.ceil(np.quantile(lengths, quantile))) + margin
