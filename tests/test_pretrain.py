@@ -10,7 +10,7 @@ from labs_helpers.errors import LabsError
 from labs_helpers.settings import make_settings
 from labs_helpers.standin import cache, pretrain, tasks
 from labs_helpers.standin.card import RUN_CARD_NOTES
-from labs_helpers.standin.plan import DEFAULT_PLAN, FIRST_PLAN
+from labs_helpers.standin.plan import DEFAULT_PLAN, FIRST_PLAN, NARROW_PLAN
 from labs_helpers.standin.tokenizer import train_tokenizer
 
 TINY = pretrain.PretrainPlan(steps=4, batch_size=4, max_input_tokens=64, max_target_tokens=16, checkpoint_every=2)
@@ -265,7 +265,9 @@ def test_default_plan_builds_with_whole_tags_and_the_priors(tmp_path, corpus):
     bias = model.decoder.block[0].layer[0].SelfAttention.relative_attention_bias
     assert bias.weight[1, 0] > 7 and bias.weight[2, 1] > 7
     assert model.generation_config.no_repeat_ngram_size == plan.no_repeat_ngram_size == 3
+    assert model.config.d_model == plan.d_model == 192 and model.config.num_heads == 6
     card = (folder / "README.md").read_text()
+    assert f"d_model {plan.d_model}," in card
     assert "are `copy` only" in card and "two decoder heads" in card and f"at most {plan.copy_words} words" in card
     assert "`no_repeat_ngram_size=3`" in card
     assert all(f"- `{name}`:" in card for name, _ in plan.task_mix)
@@ -280,9 +282,23 @@ def test_the_run_card_names_the_default_plans_loop_guard():
 def test_fields_added_later_keep_the_first_plans_cache_key(corpus):
     fields = FIRST_PLAN.key_fields()
     later = {"keywords", "position_prior", "decoder_prior", "copy_steps", "copy_words", "no_repeat_ngram_size"}
+    later.add("d_model")
     assert not (later | {"one_task_per_batch", "whole_speaker_tags"}) & set(fields)
     assert DEFAULT_PLAN.key_fields()["position_prior"] == DEFAULT_PLAN.key_fields()["decoder_prior"] == 8.0
     assert pretrain.pretrained_key(corpus, 0, FIRST_PLAN) != pretrain.pretrained_key(corpus, 0, DEFAULT_PLAN)
+    assert "d_model" not in NARROW_PLAN.key_fields() and DEFAULT_PLAN.key_fields()["d_model"] == 192
+    assert pretrain.pretrained_key(corpus, 0, NARROW_PLAN) != pretrain.pretrained_key(corpus, 0, DEFAULT_PLAN)
+
+
+def test_config_for_widens_the_model_with_heads_of_the_same_size():
+    from labs_helpers.standin.architecture import MODEL_CONFIG, config_for
+
+    assert config_for(MODEL_CONFIG["d_model"]) == MODEL_CONFIG
+    wide = config_for(192)
+    assert (wide["d_model"], wide["d_ff"], wide["num_heads"], wide["d_kv"]) == (192, 384, 6, 32)
+    assert wide["num_layers"] == MODEL_CONFIG["num_layers"] and MODEL_CONFIG["d_model"] == 128
+    with pytest.raises(ValueError, match="multiple of 32"):
+        config_for(100)
 
 
 def test_first_steps_only_copy(corpus):

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from transformers import T5ForConditionalGeneration
 
+# The instant stand-in's shape, and the pre-trained one's at the plan's width (config_for).
 MODEL_CONFIG = dict(
     d_model=128,
     d_kv=32,
@@ -26,6 +27,13 @@ MODEL_CONFIG = dict(
     eos_token_id=1,
     decoder_start_token_id=0,
 )
+
+
+def config_for(d_model: int) -> dict:
+    """MODEL_CONFIG at width ``d_model``: a feed-forward twice as wide, one head per ``d_kv`` dimensions."""
+    if d_model < 1 or d_model % MODEL_CONFIG["d_kv"]:
+        raise ValueError(f"d_model={d_model}: use a positive multiple of {MODEL_CONFIG['d_kv']} (the head size).")
+    return MODEL_CONFIG | dict(d_model=d_model, d_ff=2 * d_model, num_heads=d_model // MODEL_CONFIG["d_kv"])
 
 
 def random_model(

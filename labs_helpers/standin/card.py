@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .architecture import MODEL_CONFIG
+from .architecture import config_for
 from .plan import DEFAULT_PLAN
 
 if TYPE_CHECKING:
@@ -14,9 +14,9 @@ if TYPE_CHECKING:
 _DEFAULT_GUARD = DEFAULT_PLAN.no_repeat_ngram_size
 # Printed on the run card under the settings table: one note per notebook says what the stand-in is.
 RUN_CARD_NOTES = {
-    "pretrained": "Offline stand-in: a 1.3M-parameter T5 pre-trained on this machine on DialogSum's training "
-    "dialogues and topics\n(copying, retelling, gap-filling, key words, topic questions, next turn), never on its "
-    "summaries."
+    "pretrained": f"Offline stand-in: a small T5 (d_model {DEFAULT_PLAN.d_model}; FLAN-T5-base: 768) pre-trained "
+    "on this machine on DialogSum's training dialogues and topics\n(copying, retelling, gap-filling, key words, "
+    "topic questions, next turn), never on its summaries."
     + (
         f"\nIts generation_config sets no_repeat_ngram_size={_DEFAULT_GUARD} (FLAN-T5's does not)."
         if _DEFAULT_GUARD
@@ -40,11 +40,12 @@ def instant_card(n_texts: int, seed: int) -> str:
 def pretrained_card(corpus: Corpus, seed: int, plan: PretrainPlan, steps: int, n_params: int) -> str:
     """The README.md of the pre-trained stand-in's folder: what it is and what it was trained on."""
     mix = ", ".join(f"{name} {weight:.0%}" for name, weight in plan.task_mix)
-    layers = f"{MODEL_CONFIG['num_layers']}+{MODEL_CONFIG['num_decoder_layers']}"
+    config = config_for(plan.d_model)
+    layers = f"{config['num_layers']}+{config['num_decoder_layers']}"
     return f"""# Offline stand-in (pre-trained locally), not FLAN-T5
 
 A small T5 with FLAN-T5's layout (T5ForConditionalGeneration, gated-GELU, {layers} layers,
-d_model {MODEL_CONFIG["d_model"]}, about {n_params / 1e6:.1f}M parameters; FLAN-T5-base has 248M), built by
+d_model {config["d_model"]}, about {n_params / 1e6:.1f}M parameters; FLAN-T5-base has 248M), built by
 `labs_helpers.standin` for runs without the Hugging Face Hub. Load it like the real model, with
 `AutoTokenizer` and `AutoModelForSeq2SeqLM`.
 
