@@ -10,7 +10,7 @@ LABS_PROFILE         ``auto`` (default), ``course`` or ``offline``
 LABS_MODEL           model id or folder; default: google/flan-t5-base (course),
                      the local stand-in (offline)
 LABS_STANDIN         ``pretrained`` (default: a small T5 pre-trained once on this
-                     machine; for DialogSum ~7 min on 2 cores) or ``instant`` (random
+                     machine; for DialogSum ~12 min on 2 cores) or ``instant`` (random
                      weights, built in seconds; what the tests and CI use)
 LABS_DATASET         dataset id or folder; default: knkarthick/dialogsum (course),
                      the kit's sample in ``data/`` (offline)
