@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from .architecture import config_for
+
 # What each task is: labs_helpers.standin.tasks.
 TASKS = ("span_corruption", "topic", "next_turn", "copy", "keywords", "retell")
 
@@ -48,6 +50,7 @@ class PretrainPlan:
             raise ValueError("steps, batch_size and checkpoint_every must be at least 1.")
         if self.no_repeat_ngram_size < 0:
             raise ValueError(f"no_repeat_ngram_size={self.no_repeat_ngram_size}: use 0 (none) or more.")
+        config_for(self.d_model)  # refuses a width that heads of d_kv dimensions cannot split
 
     def key_fields(self) -> dict:
         """The fields that decide the weights (everything but how often to checkpoint)."""
