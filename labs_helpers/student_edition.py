@@ -13,6 +13,8 @@ does. The source notebooks stay the instructor edition; the student edition has 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import re
 import sys
 from pathlib import Path
@@ -99,17 +101,49 @@ def _checksum(cell) -> None:
     cell.metadata.nbgrader["cell_type"] = cell.cell_type
 
 
+MANIFEST = ".student_edition.json"  # in the output folder: the digest of each notebook as this module wrote it
+
+
 def build(out_dir: Path, notebooks: list[Path]) -> list[Path]:
-    """Write the student edition of ``notebooks`` into ``out_dir``; return the written paths."""
+    """Write the student edition of ``notebooks`` into ``out_dir``; return the written paths.
+
+    A notebook there that changed since this module wrote it (a learner's answers) is never replaced:
+    it is kept, and named on stderr with how to get the new edition.
+    """
     import nbformat
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    manifest = _read_manifest(out_dir)
     written = []
     for path in notebooks:
         target = out_dir / path.name
-        nbformat.write(student_notebook(path), target)
+        text = nbformat.writes(student_notebook(path))
+        text += "" if text.endswith("\n") else "\n"
+        if target.exists() and _digest(target.read_bytes()) not in (manifest.get(path.name), _digest(text.encode())):
+            print(
+                f"make student: kept {target}, which changed after make student wrote it (a learner's answers?); "
+                "to get the new edition of it, move that file away and run make student again.",
+                file=sys.stderr,
+            )
+            continue
+        target.write_text(text, encoding="utf-8")
+        manifest[path.name] = _digest(text.encode())
         written.append(target)
+    (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
     return written
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _read_manifest(out_dir: Path) -> dict[str, str]:
+    """What this module wrote into ``out_dir`` before (empty when nothing, or unreadable: then nothing is trusted)."""
+    try:
+        manifest = json.loads((out_dir / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     except LabsError as error:
         print(f"make student: {error}", file=sys.stderr)
         return 2
-    print(f"Student edition: {len(written)} notebooks in {args.out}")
+    kept = len(paths) - len(written)
+    print(f"Student edition: {len(written)} notebooks in {args.out}" + (f" ({kept} kept, see above)" if kept else ""))
     return 0
 
 
