@@ -15,18 +15,19 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from . import course
 from .errors import LabsError
+from .folder_lock import release
 from .lora import add_lora
 from .models import check_model
 from .profiles import MAX_LEARNING_RATE
 from .prompting import format_prompt, token_lengths
 from .runs import (
     FINAL,
-    check_output_dir,
     find_checkpoint,
-    new_run_folder,
+    interrupted,
     on_main_process,
     resume_folder,
     stop_if_not_finite,
+    training_folder,
 )
 
 if TYPE_CHECKING:
@@ -239,6 +240,7 @@ class TrainOutcome:
     final_dir: Path
     history: Any  # pandas DataFrame
     trainer: Trainer
+    started_from: str | None = None  # the checkpoint a resumed run continued from
 
 
 def finetune(
@@ -250,7 +252,7 @@ def finetune(
     callbacks: Sequence = (),
 ) -> TrainOutcome:
     """Train as notebooks 04/05 do and save ``final/``; a new ``<runs_parent>/<kind>-NNN`` unless ``output_dir``."""
-    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, Trainer, set_seed
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, set_seed
 
     checkpoint = find_checkpoint(resume) if resume is not None else None
     own_folder = resume_folder(checkpoint, output_dir) if checkpoint is not None else None  # refuse before loading
@@ -261,11 +263,31 @@ def finetune(
     if plan.kind == "lora":
         model = add_lora(model, course.lora_config(**plan.lora))
     # The folder comes last, so that bad options above leave no empty run behind; the main process makes it.
-    folder = on_main_process(lambda: _run_folder(plan.kind, own_folder, output_dir, runs_parent), plan.device == "cpu")
+    where = (plan.kind, own_folder, output_dir, runs_parent, checkpoint)
+    folder = on_main_process(lambda: training_folder(*where), plan.device == "cpu")
+    trainer = None
+    try:
+        trainer = _trainer(plan, dataset, tokenizer, model, folder, callbacks)
+        trainer.train(resume_from_checkpoint=checkpoint)
+        final = Path(folder) / FINAL
+        trainer.save_model(str(final))  # the main process writes: model (full) or adapter (LoRA) + tokenizer
+    except KeyboardInterrupt:  # Ctrl-C: one sentence with the step and how to continue, not a traceback
+        raise interrupted(trainer.state.global_step if trainer else 0, plan.steps, Path(folder)) from None
+    finally:
+        release(folder)
+    return TrainOutcome(Path(folder), final, loss_history(trainer), trainer, checkpoint)
+
+
+def _trainer(
+    plan: FinetunePlan, dataset: DatasetDict, tokenizer: Any, model: Any, folder: Path, callbacks: Sequence
+) -> Trainer:
+    """The ``Trainer`` of ``plan`` on ``dataset``'s slices, writing into ``folder``."""
+    from transformers import Trainer
+
     data = prepare_data(
         dataset, tokenizer, plan.train_examples, plan.eval_examples, plan.max_input_tokens, plan.max_target_tokens
     )
-    trainer = Trainer(
+    return Trainer(
         model=model,
         args=training_arguments(folder, plan),
         train_dataset=data["train"],
@@ -274,18 +296,3 @@ def finetune(
         processing_class=tokenizer,
         callbacks=[stop_if_not_finite(), *callbacks],  # a NaN run stops before final/ is saved
     )
-    trainer.train(resume_from_checkpoint=checkpoint)
-    final = Path(folder) / FINAL
-    trainer.save_model(str(final))  # the main process writes: model (full) or adapter (LoRA) + tokenizer
-    return TrainOutcome(Path(folder), final, loss_history(trainer), trainer)
-
-
-def _run_folder(kind: str, resumed: Path | None, output_dir: str | Path | None, runs_parent: str | Path | None) -> Path:
-    """The folder this run writes into: the resumed run's, ``output_dir`` (new or empty), or a new numbered one."""
-    if resumed is not None:
-        return check_output_dir(resumed, resume=True)
-    if output_dir is not None:
-        return check_output_dir(output_dir)
-    if runs_parent is not None:
-        return new_run_folder(runs_parent, kind)
-    raise LabsError("finetune needs an output_dir or a runs_parent to create the run folder in.")

@@ -6,12 +6,15 @@ import json
 import math
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Callable
 
 from .errors import LabsError
+from .folder_lock import claim, discard_if_empty, holds_files, owned_elsewhere, release
 
 FINAL = "final"  # sub-folder of a run where the finished model (or adapter) is saved
+STARTED_FROM = "started_from.json"  # in a run that continues a finished one: which run and checkpoint
 _WEIGHTS = (
     "model.safetensors",
     "pytorch_model.bin",
@@ -48,26 +51,40 @@ def new_run_folder(parent: str | Path, name: str = "run") -> Path:
         ) from error
 
 
-def check_output_dir(folder: str | Path, resume: bool = False) -> Path:
-    """``folder`` if training may write there: writable, and empty unless resuming (never overwritten)."""
+def check_output_dir(folder: str | Path, resume: bool = False, resumable: bool = True) -> Path:
+    """``folder``, owned by this process, if training may write there: writable, not another process's, and
+    empty unless resuming (never overwritten). ``resumable``: whether the refusal may suggest --resume."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise LabsError(f"{folder} is a file, not a folder. Choose another --output-dir.")
-    if folder.is_dir() and any(folder.iterdir()) and not resume:
+    if not resume and holds_files(folder):
+        if owned_elsewhere(folder):
+            claim(folder)  # raises: the one message that names the run writing there
+        fix = "pass --resume to continue it, or choose" if resumable else "choose"
         raise LabsError(
-            f"{folder} already holds files (an earlier run?). The kit never overwrites a run: pass "
-            "--resume to continue it, or choose a new --output-dir (or leave it out for a fresh one)."
+            f"{folder} already holds files (an earlier run?). The kit never overwrites a run: {fix} "
+            "a new --output-dir (or leave it out for a fresh one)."
         )
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        claim(folder)  # from here on no other process writes here; the probe below is this run's own
         probe = folder / ".write-test"
         probe.write_text("ok")
         probe.unlink()
     except OSError as error:
+        release(folder)
         raise LabsError(
             f"Cannot write to {folder} ({error.strerror or error}). Choose a folder you can write to with --output-dir."
         ) from error
+    if not resume and holds_files(folder):  # another run wrote there between the check above and the claim
+        release(folder)
+        return check_output_dir(folder, resume, resumable)
     return folder
+
+
+def is_finished(folder: str | Path) -> bool:
+    """True when the run in ``folder`` saved its ``final/``: a finished run, which the kit never changes again."""
+    return (Path(folder) / FINAL).exists()
 
 
 def is_checkpoint(folder: Path) -> bool:
@@ -101,6 +118,57 @@ def resume_folder(checkpoint: str | Path, output_dir: str | Path | None = None) 
             "writes only into its own folder. Leave --output-dir out, or set it to that run's folder."
         )
     return own
+
+
+def training_folder(
+    kind: str,
+    resumed: Path | None,
+    output_dir: str | Path | None,
+    runs_parent: str | Path | None,
+    checkpoint: str | None = None,
+) -> Path:
+    """The folder a run writes into, owned by this process: the resumed run's (a new one beside it when that run
+    is finished), ``output_dir`` (new or empty), or a new numbered one in ``runs_parent``."""
+    if resumed is not None and is_finished(resumed):
+        folder = claim(new_run_folder(resumed.parent, f"{resumed.name}-continued"))
+        (folder / STARTED_FROM).write_text(json.dumps({"run": str(resumed), "checkpoint": str(checkpoint)}, indent=2))
+        print(
+            f"{resumed} is finished (it has {FINAL}/), and a finished run is never changed: continuing from "
+            f"{checkpoint} in a new run, {folder}.",
+            file=sys.stderr,
+        )
+        return folder
+    if resumed is not None:
+        return check_output_dir(resumed, resume=True)
+    if output_dir is not None:
+        return check_output_dir(output_dir)
+    if runs_parent is not None:
+        return claim(new_run_folder(runs_parent, kind))
+    raise LabsError("finetune needs an output_dir or a runs_parent to create the run folder in.")
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a run, as one sentence: the step it stopped at and how to continue."""
+
+    def __init__(self, sentence: str) -> None:
+        super().__init__(sentence)
+        self.sentence = sentence
+
+
+def interrupted(step: int, steps: int, folder: Path) -> Interrupted:
+    """The ``Interrupted`` for a Trainer run stopped at ``step`` of ``steps``: resume from its latest checkpoint."""
+    try:
+        latest = Path(find_checkpoint(folder)).name
+    except LabsError:
+        discard_if_empty(folder)
+        return Interrupted(
+            f"Interrupted at step {step} of {steps}, before the first checkpoint: nothing to resume, so run "
+            "the command again for a fresh run."
+        )
+    return Interrupted(
+        f"Interrupted at step {step} of {steps}; {folder} keeps {latest}. To continue, run the same command "
+        f"with --output-dir {folder} --resume."
+    )
 
 
 def on_main_process(decide: Callable[[], Path], cpu: bool) -> Path:

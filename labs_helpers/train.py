@@ -153,9 +153,15 @@ def main(argv: list[str] | None = None) -> int:
     except LabsError as error:
         print(f"labs_helpers.train: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as stop:  # Ctrl-C: one line (where it stopped, how to continue), no traceback
+        print(f"labs_helpers.train: {getattr(stop, 'sentence', _EARLY_STOP)}", file=sys.stderr)
+        return 130
     if outcome.trainer.is_world_process_zero():
         print(json.dumps(_write_summary(args.kind, outcome), indent=2))
     return 0
+
+
+_EARLY_STOP = "Interrupted before training began: nothing was trained, so run the command again to start."
 
 
 def _train(args: argparse.Namespace) -> TrainOutcome:
@@ -203,11 +209,17 @@ def _train(args: argparse.Namespace) -> TrainOutcome:
 def _train_ppo(args: argparse.Namespace) -> dict:
     """PPO as notebook 06 runs it: the settings' budgets, the options on top, a new ``ppo-NNN`` folder."""
     from .data import load_dialogsum
+    from .folder_lock import claim, discard_if_empty, release
     from .models import resolve_model
     from .rlhf.run import PPORun, run_ppo
     from .runs import check_output_dir, new_run_folder
     from .settings import get_settings
 
+    if args.resume is not None:
+        raise LabsError(
+            "train ppo cannot --resume: a PPO run keeps no checkpoints (its few steps take minutes), so an "
+            "interrupted one is started again. Leave --resume out; each run gets a new folder."
+        )
     settings = get_settings()
     if args.dataset:
         settings = dataclasses.replace(settings, dataset=args.dataset)
@@ -217,10 +229,16 @@ def _train_ppo(args: argparse.Namespace) -> dict:
         settings, args.model or resolve_model(settings, dataset), reference=args.reference, **options
     )
     if args.output_dir:
-        folder = check_output_dir(args.output_dir)
+        folder = check_output_dir(args.output_dir, resumable=False)
     else:
-        folder = new_run_folder(Path(settings.run_dir) / "train", "ppo")
-    return run_ppo(run, settings, dataset, folder)
+        folder = claim(new_run_folder(Path(settings.run_dir) / "train", "ppo"))
+    try:
+        return run_ppo(run, settings, dataset, folder)
+    except (LabsError, KeyboardInterrupt):
+        discard_if_empty(folder)  # a refused or interrupted run that wrote nothing leaves no folder
+        raise
+    finally:
+        release(folder)
 
 
 def _write_summary(kind: str, outcome: TrainOutcome) -> dict:
@@ -234,6 +252,7 @@ def _write_summary(kind: str, outcome: TrainOutcome) -> dict:
         "steps": int(outcome.trainer.state.global_step),
         "first_loss": round(float(losses.iloc[0]), 4) if len(losses) else None,
         "last_loss": round(float(losses.iloc[-1]), 4) if len(losses) else None,
+        "started_from": outcome.started_from,  # the checkpoint a resumed run continued from (None: a fresh run)
     }
     (Path(outcome.output_dir) / "train_summary.json").write_text(json.dumps(summary, indent=2))
     return summary

@@ -48,10 +48,11 @@ def test_resume_refuses_to_write_into_another_runs_folder(env, capsys):
     assert main(["full", "--resume", str(a / "checkpoint-2"), "--output-dir", str(env / "new"), *TINY]) == 2
     assert not (env / "new").exists()
     assert snapshot(a) == before_a and snapshot(b) == before_b
-    # Resuming into its own folder (named or not) is what --resume is for.
+    # Continuing a finished run (it has final/) writes a new run beside it, which records where it started.
     assert main(["full", "--resume", str(a), "--output-dir", str(a), "--steps", "3", *TINY[2:]]) == 0
-    assert json.loads((a / "train_summary.json").read_text())["steps"] == 3
-    assert snapshot(b) == before_b
+    assert snapshot(a) == before_a and snapshot(b) == before_b
+    summary = json.loads((env / "run-a-continued-001" / "train_summary.json").read_text())
+    assert summary["steps"] == 3 and summary["started_from"] == str(a / "checkpoint-2")
 
 
 def test_finetune_in_python_refuses_the_same(env, dataset, standin_path):

@@ -59,3 +59,57 @@ def test_bad_ppo_input_gets_one_clear_message_and_no_run_folder(env, capsys, arg
     assert message in lines[-1] and "Traceback" not in err
     assert len(lines) == 1 or (lines[0].startswith("usage:") and lines[-1].startswith("python -m labs_helpers.train"))
     assert not (env / "runs" / "train").exists() or not any((env / "runs" / "train").iterdir())
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--resume"], "train ppo cannot --resume: a PPO run keeps no checkpoints"),
+        (["--resume", "{tmp}/adapter"], "train ppo cannot --resume"),
+        (["--batch-size", "6"], "PPO batch size 6 (--batch-size, else LABS_PPO_BATCH_SIZE) is not a multiple of"),
+        (["--adapter", "{tmp}/cut"], "adapter_model.safetensors cannot be read"),
+        (["--adapter", "{tmp}/badjson"], "adapter_config.json is not readable JSON"),
+    ],
+)
+def test_ppo_misuse_is_one_sentence_and_leaves_no_run_folder(env, capsys, args, message):
+    """Issue #36: --resume refused, the batch-size message names its setting, a damaged adapter named."""
+    import shutil
+
+    for name, damage in (("cut", lambda f: _truncate(f / "adapter_model.safetensors")), ("badjson", None)):
+        shutil.copytree(env / "adapter", env / name)
+        if damage:
+            damage(env / name)
+    (env / "badjson" / "adapter_config.json").write_text("{ half")
+    assert main(["ppo", *[a.format(tmp=env) for a in args]]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (env / "runs" / "train").exists() or not any((env / "runs" / "train").iterdir())
+
+
+def test_ppo_into_its_own_finished_run_does_not_suggest_resume(env, capsys):
+    adapter = str(env / "adapter")
+    tiny = ["--adapter", adapter, "--steps", "1", "--batch-size", "4", "--output-dir", str(env / "ppo-run")]
+    assert main(["ppo", *tiny]) == 0
+    capsys.readouterr()
+    assert main(["ppo", *tiny]) == 2
+    err = capsys.readouterr().err
+    assert "already holds files" in err and "--resume" not in err
+
+
+def test_ctrl_c_during_ppo_is_one_line_and_leaves_no_empty_run(env, capsys, monkeypatch):
+    import labs_helpers.rlhf.loop as loop
+
+    def press_ctrl_c(step, stats):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "print_step", press_ctrl_c)
+    assert main(["ppo", "--adapter", str(env / "adapter"), "--steps", "2", "--batch-size", "4"]) == 130
+    assert capsys.readouterr().err.strip() == (
+        "labs_helpers.train: Interrupted after 0 of 2 PPO steps: a PPO run keeps no checkpoints, so nothing was "
+        "saved as final/; run the command again for a fresh run."
+    )
+    assert not any((env / "runs" / "train").iterdir())

@@ -62,7 +62,34 @@ def check_adapter_folder(folder: str | Path) -> Path:
             f"{folder} holds no adapter_config.json, so it is not a peft adapter: point at the "
             "folder a LoRA run saved (e.g. the final/ folder of notebook 05's run)."
         )
+    try:
+        config = json.loads((folder / "adapter_config.json").read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise LabsError(
+            f"{folder}/adapter_config.json is not readable JSON ({error}): the adapter was saved incompletely "
+            "or edited by hand. Point at a whole adapter folder, or train it again."
+        ) from None
+    if not isinstance(config, dict):
+        raise LabsError(f"{folder}/adapter_config.json holds no settings object: point at a whole adapter folder.")
+    _check_adapter_weights(folder)
     return folder
+
+
+def _check_adapter_weights(folder: Path) -> None:
+    """LabsError when ``adapter_model.safetensors`` is there but cannot be read (truncated, say)."""
+    weights = folder / "adapter_model.safetensors"
+    if not weights.is_file():
+        return  # peft also reads adapter_model.bin; its own message covers a folder without weights
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(weights), framework="pt") as opened:
+            opened.keys()
+    except (SafetensorError, OSError) as error:
+        raise LabsError(
+            f"{weights} cannot be read ({error}): the adapter was saved incompletely (a copy cut short?). "
+            "Copy it again or train it again, or leave --adapter out to train one."
+        ) from None
 
 
 def value_head_for(model: Any) -> ValueHead:

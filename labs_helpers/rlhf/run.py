@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import course
 from ..errors import LabsError
-from ..runs import FINAL
+from ..runs import FINAL, Interrupted
 from .policy import REFERENCES, check_adapter_folder
 from .ppo import PPOConfig
 from .start import check_adapter_base, starting_adapter
@@ -51,7 +51,13 @@ class PPORun:
         if self.adapter is not None:
             check_adapter_folder(self.adapter)
             check_adapter_base(self.adapter, self.model)
-        self.config()  # a batch size that mini-batches of 4 cannot divide fails here, before any folder exists
+        if self.batch_size % course.PPO_MINI_BATCH_SIZE:  # refused here, before any folder exists
+            raise LabsError(
+                f"PPO batch size {self.batch_size} (--batch-size, else LABS_PPO_BATCH_SIZE) is not a multiple of "
+                f"mini_batch_size {course.PPO_MINI_BATCH_SIZE}: set --batch-size or LABS_PPO_BATCH_SIZE to 4, 8, 16 "
+                f"(the lab's {course.PPO_BATCH_SIZE}) or another multiple of {course.PPO_MINI_BATCH_SIZE}."
+            )
+        self.config()
 
     def config(self) -> PPOConfig:
         """The ``PPOConfig`` of this run: the lab's settings with this run's learning rate and batch size."""
@@ -114,9 +120,21 @@ def run_ppo(run: PPORun, settings: Settings, dataset: Any, folder: str | Path) -
     budget = summary_token_budget(tokenizer, dataset["train"]["summary"][:2000])
     max_new_tokens = min(settings.max_new_tokens, budget)
     torch.manual_seed(run.seed)
-    history = train_ppo(
-        trainer, reward.rewards, query_tensors(lab_data["train"]), run.steps, max_new_tokens, 5, run.seed, print_step
-    )
+    done: list[int] = []
+
+    def on_step(step: int, stats: dict[str, float]) -> None:
+        print_step(step, stats)
+        done.append(step)
+
+    try:
+        history = train_ppo(
+            trainer, reward.rewards, query_tensors(lab_data["train"]), run.steps, max_new_tokens, 5, run.seed, on_step
+        )
+    except KeyboardInterrupt:  # Ctrl-C: one sentence, not a traceback
+        raise Interrupted(
+            f"Interrupted after {len(done)} of {run.steps} PPO steps: a PPO run keeps no checkpoints, so nothing "
+            "was saved as final/; run the command again for a fresh run."
+        ) from None
     save_policy(folder / FINAL, policy, trainer.value_head, tokenizer, ppo_steps=run.steps)
     history_table(history).to_csv(folder / HISTORY)
     summary = dataclasses.asdict(run) | {

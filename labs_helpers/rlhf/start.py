@@ -20,7 +20,10 @@ def adapter_base(folder: str | Path) -> str | None:
     config = Path(folder) / "adapter_config.json"
     if not config.is_file():
         return None
-    return json.loads(config.read_text()).get("base_model_name_or_path")
+    try:
+        return json.loads(config.read_text()).get("base_model_name_or_path")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):  # unreadable: not an adapter to start from
+        return None
 
 
 def _same_model(a: str | None, b: str) -> bool:
