@@ -28,6 +28,11 @@ _FIX = (
 
 def load_dialogsum(source: str | Path) -> DatasetDict:
     """DialogSum as a ``DatasetDict`` (train/validation/test; id, dialogue, summary, topic)."""
+    if not isinstance(source, (str, Path)):
+        raise LabsError(
+            f"load_dialogsum takes a Hub id or a folder, not a {type(source).__name__}: save the table's splits "
+            "as train.csv, validation.csv and test.csv in a folder (frame.to_csv(..., index=False)) and pass it."
+        )
     text = str(source)
     path = Path(text).expanduser()
     if path.is_dir():
@@ -56,10 +61,25 @@ def _load_from_hub(dataset_id: str):
 
 
 def _split_file(folder: Path, split: str) -> Path:
+    """The one file of ``split`` in ``folder``; a folder, a broken link or two candidates are refused by name."""
     found = sorted(p for p in folder.iterdir() if p.stem == split and p.suffix in FORMATS)
     if not found:
         expected = ", ".join(f"{split}{suffix}" for suffix in FORMATS)
         raise LabsError(f"{folder}: no file for the '{split}' split (expected one of {expected}). {_FIX}")
+    for file in found:
+        if file.is_dir():
+            raise LabsError(f"{file} is a folder, not a file. Put the '{split}' split's rows in a file of that name.")
+        if not file.is_file():
+            raise LabsError(
+                f"{file} is a link that leads to no file (a loop, or its target is gone). "
+                "Point it at the split's file, or replace it with the file itself."
+            )
+    if len(found) > 1:
+        names = " and ".join(p.name for p in found)
+        raise LabsError(
+            f"{folder} has {names} for the '{split}' split, and the kit will not guess which to read. "
+            "Keep one of them there (move the others away)."
+        )
     return found[0]
 
 

@@ -10,7 +10,7 @@ from typing import Any, Mapping, Sequence
 from . import course
 from .baselines import distinct_count
 from .errors import LabsError
-from .generation import generate_batched
+from .generation import check_loaded, check_texts, generate_batched
 from .metrics import ROUGE_TYPES, per_example_scores, rouge_ci, rouge_scores
 from .prompting import fit_dialogue
 
@@ -22,6 +22,11 @@ def eval_dialogues(test_split, n: int):
     """The first ``n`` unique test dialogues, each with its list of human references."""
     from .data import group_references
 
+    if not hasattr(test_split, "column_names"):  # a pandas DataFrame iterates over its column names
+        raise LabsError(
+            f"eval_dialogues takes a datasets split such as dataset['test'], not a {type(test_split).__name__}: "
+            "pass the split itself, or datasets.Dataset.from_pandas(frame)."
+        )
     if n < 1:
         raise LabsError(f"n={n}: evaluate at least one dialogue (LABS_N_EVAL).")
     grouped = group_references(test_split)
@@ -44,6 +49,9 @@ def summarize_dialogues(
     A dialogue too long for ``max_input_tokens`` loses its end inside the prompt (``prompting.fit_dialogue``),
     so the instruction and the ``Summary:`` cue always reach the model.
     """
+    dialogues = check_texts(dialogues, "dialogues")
+    if dialogues:
+        check_loaded(model, tokenizer)
     prompts = [fit_dialogue(tokenizer, "finetune", d, max_input_tokens) for d in dialogues]
     return generate_batched(
         model,

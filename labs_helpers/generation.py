@@ -6,6 +6,7 @@ import warnings
 from typing import TYPE_CHECKING, Sequence
 
 from .device import autocast as autocast_context
+from .errors import LabsError
 
 if TYPE_CHECKING:
     from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
@@ -13,6 +14,54 @@ if TYPE_CHECKING:
 
 class TruncatedPromptWarning(UserWarning):
     """Some prompts were longer than the input limit and were cut."""
+
+
+class LongOutputWarning(UserWarning):
+    """``max_new_tokens`` was more than the model can use and was cut to its limit."""
+
+
+def check_texts(texts: Sequence[str], what: str = "prompts") -> list[str]:
+    """``texts`` as a list; one clear LabsError for one text (read a character at a time) or a non-text."""
+    if isinstance(texts, (str, bytes)):
+        raise LabsError(
+            f"{what} is one text, not a list of texts: pass [text] (one text would be read one character at a time)."
+        )
+    texts = list(texts)
+    wrong = [t for t in texts if not isinstance(t, str)]
+    if wrong:
+        raise LabsError(f"{what} must be a list of texts, but one is a {type(wrong[0]).__name__}: pass strings only.")
+    return texts
+
+
+def check_loaded(model, tokenizer) -> None:
+    """One clear LabsError when the model or the tokenizer is None (a cell that loads it was skipped?)."""
+    if model is None or tokenizer is None:
+        which = "model" if model is None else "tokenizer"
+        loader = "AutoModelForSeq2SeqLM" if model is None else "AutoTokenizer"
+        raise LabsError(f"The {which} is None: load it first ({loader}.from_pretrained(model_name)) and pass it.")
+
+
+def output_limit(model, tokenizer) -> int | None:
+    """The longest output ``model`` can use: its position table, else its tokenizer's length (512 for T5), or None."""
+    config = getattr(model, "config", None)
+    sizes = [getattr(config, name, None) for name in ("n_positions", "max_position_embeddings")]
+    sizes.append(getattr(tokenizer, "model_max_length", None))
+    usable = [n for n in sizes if isinstance(n, int) and 0 < n < 1_000_000]  # tokenizers say 1e30 for "no limit"
+    return min(usable, default=None)
+
+
+def fit_new_tokens(model, tokenizer, max_new_tokens: int) -> int:
+    """``max_new_tokens``, or the model's limit with a ``LongOutputWarning`` when it asks for more."""
+    limit = output_limit(model, tokenizer)
+    if limit is not None and max_new_tokens > limit:
+        warnings.warn(
+            f"max_new_tokens={max_new_tokens} is cut to {limit}, the longest output this model can use; "
+            "lower max_new_tokens (LABS_MAX_NEW_TOKENS) to at most that.",
+            LongOutputWarning,
+            stacklevel=3,
+        )
+        return limit
+    return max_new_tokens
 
 
 def generate_batched(
@@ -32,11 +81,13 @@ def generate_batched(
     import torch
     from tqdm.auto import tqdm
 
+    prompts = check_texts(prompts)
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size}: use 1 or more.")
-    prompts = list(prompts)
     if not prompts:
         return []
+    check_loaded(model, tokenizer)
+    max_new_tokens = fit_new_tokens(model, tokenizer, max_new_tokens)
     limit = max_input_tokens or tokenizer.model_max_length
     # One token past the limit tells which prompts get cut, without the tokenizer's own warning.
     lengths = [len(ids) for ids in tokenizer(prompts, truncation=True, max_length=limit + 1).input_ids]

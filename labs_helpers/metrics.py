@@ -17,6 +17,8 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from .errors import LabsError
+
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 
 
@@ -101,6 +103,12 @@ def distinct_n(texts: Sequence[str], n: int = 2) -> float:
     """Distinct-n (Li et al., 2016): unique word n-grams / all word n-grams over ``texts`` (0 if none)."""
     if n < 1:
         raise ValueError(f"n={n}: distinct-n needs n >= 1 (1 for words, 2 for word pairs, ...).")
+    if isinstance(texts, str):
+        raise LabsError("distinct_n scores a list of texts, not one text (it would count characters): pass [text].")
+    texts = list(texts)
+    wrong = [t for t in texts if not isinstance(t, str)]
+    if wrong:
+        raise LabsError(f"distinct_n scores a list of texts, but one is a {type(wrong[0]).__name__}: pass strings.")
     grams = [tuple(ws[i : i + n]) for ws in map(words, texts) for i in range(len(ws) - n + 1)]
     return len(set(grams)) / len(grams) if grams else 0.0
 

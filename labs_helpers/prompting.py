@@ -57,6 +57,11 @@ def _check_template(template: str) -> None:
 def format_prompt(template: str, dialogue: str) -> str:
     """The named template with ``dialogue`` filled in."""
     _check_template(template)
+    if not isinstance(dialogue, str):
+        raise LabsError(
+            f"format_prompt fills in one dialogue (a text), not a {type(dialogue).__name__}: for several, "
+            "make one prompt each, [format_prompt(template, d) for d in dialogues]."
+        )
     return TEMPLATES[template].format(dialogue=dialogue)
 
 

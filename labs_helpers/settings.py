@@ -43,20 +43,19 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import os
 import warnings
 from pathlib import Path
 from typing import Mapping
 
 from . import course
-from .errors import LabsError
 from .profiles import MAX_LEARNING_RATE, PROFILES, SIZES, STANDINS, resolve_profile
+from .setting_values import MAX_SEED as MAX_SEED  # re-exported: the seed bound tests and notebooks name
+from .setting_values import choice, positive, ppo_batch, seed, unknown_variables, whole
 from .standin.card import RUN_CARD_NOTES
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = KIT_ROOT / "data"
-MAX_SEED = 2**32 - 1  # numpy's seeds are 32-bit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +86,7 @@ class Settings:
     ppo_batch_size: int
     cache_dir: Path
     run_dir: Path
+    unknown: tuple[str, ...] = ()  # one sentence per LABS_* variable the kit does not read (a misspelt name?)
 
     @property
     def offline(self) -> bool:
@@ -137,48 +137,15 @@ class Settings:
             lines += ["", RUN_CARD_NOTES[self.standin]]
         if self.profile_note:
             lines += ["", self.profile_note]
+        if self.unknown:
+            lines += ["", *self.unknown]
         return "\n".join(lines)
-
-
-def _number(env: Mapping[str, str], name: str, default, parse, what: str, valid, bound: str):
-    """``env[name]`` parsed with ``parse``, or ``default`` when unset; one clear error when it is not valid."""
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = parse(raw)
-    except ValueError:
-        raise LabsError(f"{name}={raw!r} is not {what}. Set it to e.g. {default:g}, or unset it.") from None
-    if not valid(value):
-        raise LabsError(f"{name}={raw} must be {bound}. Set it to e.g. {default:g}, or unset it.")
-    return value
-
-
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    return _number(env, name, default, int, "a whole number", lambda v: v >= 1, "at least 1")
-
-
-def _seed(env: Mapping[str, str]) -> int:
-    """LABS_SEED within what numpy accepts (0 to 2**32 - 1)."""
-    return _number(env, "LABS_SEED", 42, int, "a whole number", lambda v: 0 <= v <= MAX_SEED, f"0 to {MAX_SEED}")
-
-
-def _float(env: Mapping[str, str], name: str, default: float, most: float = math.inf) -> float:
-    bound = "a finite number above 0" + (f" and at most {most:g}" if math.isfinite(most) else "")
-    return _number(env, name, default, float, "a number", lambda v: math.isfinite(v) and 0 < v <= most, bound)
-
-
-def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
-    value = env.get(name) or default
-    if value not in choices:
-        raise LabsError(f"{name}={value!r} is not one of {', '.join(choices)}. Use one of those, or unset it.")
-    return value
 
 
 def _resolve_profile(env: Mapping[str, str], model: str) -> tuple[str, str]:
     """The profile asked for in ``env``, resolved: ``course`` or ``offline``, and why."""
-    requested = _choice(env, "LABS_PROFILE", PROFILES, "auto")
-    return resolve_profile(requested, model, _float(env, "LABS_HUB_TIMEOUT", 3, most=600))
+    requested = choice(env, "LABS_PROFILE", PROFILES, "auto")
+    return resolve_profile(requested, model, positive(env, "LABS_HUB_TIMEOUT", 3, most=600))
 
 
 def _pick_device(env: Mapping[str, str]) -> str:
@@ -225,14 +192,13 @@ def make_settings(env: Mapping[str, str] | None = None, base: Path | None = None
         if env.get("LABS_MODEL"):
             model = env["LABS_MODEL"]
         else:
-            standin = _choice(env, "LABS_STANDIN", STANDINS, "pretrained")
+            standin = choice(env, "LABS_STANDIN", STANDINS, "pretrained")
             model = f"stand-in:{standin}"
         dataset = env.get("LABS_DATASET") or str(SAMPLE_DATA)
 
     device = _pick_device(env)
     autocast = pick_autocast(device, env.get("LABS_AUTOCAST") or None)
     sizes = SIZES["course" if profile == "course" else standin or "instant"]
-    default_run_dir = KIT_ROOT / "runs" / "interactive"
     return Settings(
         profile=profile,
         requested_profile=env.get("LABS_PROFILE") or "auto",
@@ -240,24 +206,25 @@ def make_settings(env: Mapping[str, str] | None = None, base: Path | None = None
         model=model,
         standin=standin,
         dataset=dataset,
-        seed=_seed(env),
+        seed=seed(env),
         device=device,
         dtype=pick_dtype(device, env.get("LABS_DTYPE") or None),
         autocast=autocast,
         precision_note=precision_note(device, autocast),
-        n_eval=_int(env, "LABS_N_EVAL", sizes["n_eval"]),
-        train_steps=_int(env, "LABS_TRAIN_STEPS", sizes["train_steps"]),
-        train_examples=_int(env, "LABS_TRAIN_EXAMPLES", sizes["train_examples"]),
-        batch_size=_int(env, "LABS_BATCH_SIZE", sizes["batch_size"]),
-        eval_batch_size=_int(env, "LABS_EVAL_BATCH_SIZE", sizes["eval_batch_size"]),
-        max_new_tokens=_int(env, "LABS_MAX_NEW_TOKENS", sizes["max_new_tokens"]),
-        full_lr=_float(env, "LABS_FULL_LR", sizes["full_lr"], most=MAX_LEARNING_RATE),
-        lora_lr=_float(env, "LABS_LORA_LR", sizes["lora_lr"], most=MAX_LEARNING_RATE),
-        ppo_steps=_int(env, "LABS_PPO_STEPS", sizes["ppo_steps"]),
-        ppo_lr=_float(env, "LABS_PPO_LR", sizes["ppo_lr"], most=MAX_LEARNING_RATE),
-        ppo_batch_size=_int(env, "LABS_PPO_BATCH_SIZE", sizes["ppo_batch_size"]),
+        n_eval=whole(env, "LABS_N_EVAL", sizes["n_eval"]),
+        train_steps=whole(env, "LABS_TRAIN_STEPS", sizes["train_steps"]),
+        train_examples=whole(env, "LABS_TRAIN_EXAMPLES", sizes["train_examples"]),
+        batch_size=whole(env, "LABS_BATCH_SIZE", sizes["batch_size"]),
+        eval_batch_size=whole(env, "LABS_EVAL_BATCH_SIZE", sizes["eval_batch_size"]),
+        max_new_tokens=whole(env, "LABS_MAX_NEW_TOKENS", sizes["max_new_tokens"]),
+        full_lr=positive(env, "LABS_FULL_LR", sizes["full_lr"], most=MAX_LEARNING_RATE),
+        lora_lr=positive(env, "LABS_LORA_LR", sizes["lora_lr"], most=MAX_LEARNING_RATE),
+        ppo_steps=whole(env, "LABS_PPO_STEPS", sizes["ppo_steps"]),
+        ppo_lr=positive(env, "LABS_PPO_LR", sizes["ppo_lr"], most=MAX_LEARNING_RATE),
+        ppo_batch_size=ppo_batch(env, sizes["ppo_batch_size"]),
         cache_dir=Path(env.get("LABS_CACHE") or Path.home() / ".cache" / "labs-kit").expanduser(),
-        run_dir=Path(env.get("LABS_RUN_DIR") or default_run_dir).expanduser(),
+        run_dir=Path(env.get("LABS_RUN_DIR") or KIT_ROOT / "runs" / "interactive").expanduser(),
+        unknown=unknown_variables(env),
     )
 
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from . import course
 from .errors import LabsError
 from .profiles import MAX_LEARNING_RATE
+from .setting_values import MOST
 
 if TYPE_CHECKING:
     from .finetuning import TrainOutcome
@@ -47,7 +48,13 @@ def _checked(parse, valid, bound: str):
     return convert
 
 
-_positive_int = _checked(int, lambda v: v >= 1, "a whole number of 1 or more")
+def _whole(most: int):
+    """An argparse type for a whole number from 1 to ``most`` (every option that sizes work has a bound)."""
+    return _checked(int, lambda v: 1 <= v <= most, f"a whole number of 1 or more and at most {most}")
+
+
+_steps, _examples, _batch = _whole(MOST["LABS_TRAIN_STEPS"]), _whole(MOST["LABS_TRAIN_EXAMPLES"]), _whole(1024)
+_positive_int = _whole(4096)  # token lengths, gradient accumulation, LoRA rank and alpha
 _learning_rate = _checked(
     float,
     lambda v: math.isfinite(v) and 0 < v <= MAX_LEARNING_RATE,
@@ -78,13 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--model", help="model id or folder (default: LABS_MODEL / the profile's model)")
     parser.add_argument("--dataset", help="dataset id or folder (default: LABS_DATASET / the profile's data)")
-    parser.add_argument("--steps", type=_positive_int, help="optimizer steps (LABS_TRAIN_STEPS; ppo: LABS_PPO_STEPS)")
+    parser.add_argument("--steps", type=_steps, help="optimizer steps (LABS_TRAIN_STEPS; ppo: LABS_PPO_STEPS)")
+    parser.add_argument("--examples", type=_examples, help="training examples, a slice of train (LABS_TRAIN_EXAMPLES)")
+    parser.add_argument("--eval-examples", type=_examples, help="validation examples (10 x LABS_N_EVAL)")
     parser.add_argument(
-        "--examples", type=_positive_int, help="training examples, a slice of train (LABS_TRAIN_EXAMPLES)"
-    )
-    parser.add_argument("--eval-examples", type=_positive_int, help="validation examples (10 x LABS_N_EVAL)")
-    parser.add_argument(
-        "--batch-size", type=_positive_int, help="batch size per device (LABS_BATCH_SIZE; ppo: LABS_PPO_BATCH_SIZE)"
+        "--batch-size", type=_batch, help="batch size per device (LABS_BATCH_SIZE; ppo: LABS_PPO_BATCH_SIZE)"
     )
     parser.add_argument(
         "--lr",
@@ -146,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as stop:  # argparse already printed the one sentence (or --help)
         return int(stop.code or 0)
     try:
+        _name_unknown_variables()
         if args.kind == "ppo":
             print(json.dumps(_train_ppo(args), indent=2))
             return 0
@@ -159,6 +165,14 @@ def main(argv: list[str] | None = None) -> int:
     if outcome.trainer.is_world_process_zero():
         print(json.dumps(_write_summary(args.kind, outcome), indent=2))
     return 0
+
+
+def _name_unknown_variables() -> None:
+    """One line on stderr per LABS_* variable the kit does not read (a misspelt setting is not silently ignored)."""
+    from .settings import get_settings
+
+    for note in get_settings().unknown:
+        print(f"labs_helpers.train: {note}", file=sys.stderr)
 
 
 _EARLY_STOP = "Interrupted before training began: nothing was trained, so run the command again to start."
