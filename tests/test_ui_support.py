@@ -79,3 +79,110 @@ def test_missing_driver_is_installed_from_the_ui_extra_into_this_interpreter(mon
     monkeypatch.setattr(ui_test.subprocess, "run", lambda args, **kw: type("Done", (), {"returncode": 1})())
     with pytest.raises(ui.SetupError, match="could not install"):
         ui_test.ensure_python_packages()
+
+
+class _Clock:
+    """A monotonic clock that a fake page moves on, so minutes of waiting take no time."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class _Page:
+    """Just enough of a Playwright page for opening a notebook: a kernel whose status follows ``status_at``."""
+
+    def __init__(self, clock: _Clock, status_at) -> None:
+        self.clock, self.status_at, self.shots = clock, status_at, []
+
+    def evaluate(self, script, *args):
+        if script == ui._STATE_JS:
+            status = self.status_at(self.clock.now)
+            return {"status": status, "dialog": False, "display": ui.KERNEL_DISPLAY, "running": 0, "done": 0, "code": 3}
+        return None
+
+    def wait_for_timeout(self, ms: float) -> None:
+        self.clock.now += ms / 1000
+
+    def screenshot(self, path) -> None:
+        self.shots.append(path)
+
+    def goto(self, *args, **kwargs) -> None: ...
+    def wait_for_function(self, *args, **kwargs) -> None: ...
+    def set_default_timeout(self, ms) -> None: ...
+    def on(self, *args) -> None: ...
+    def close(self) -> None: ...
+
+
+def _browser(tmp_path, page):
+    """A LabBrowser without a browser: its page is ``page``, its server's root ``tmp_path``."""
+    browser = ui.LabBrowser.__new__(ui.LabBrowser)
+    browser.server = type("Server", (), {"root_dir": tmp_path, "url": "http://x", "token": "t"})()
+    browser.context = type("Context", (), {"new_page": lambda self: page})()
+    browser.shots_dir, browser.say = tmp_path / "shots", print
+    return browser
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr(ui.time, "monotonic", clock)
+    return clock
+
+
+def test_waits_grow_with_the_load_per_core_within_a_bound():
+    assert ui.patience(0.5, 2) == 1.0 and ui.patience(4.0, 2) == 2.0 and ui.patience(100.0, 2) == ui.MAX_PATIENCE
+
+
+def test_a_kernel_that_starts_slowly_on_a_busy_machine_is_a_note_not_a_failure(tmp_path, clock, monkeypatch):
+    monkeypatch.setattr(ui, "machine_load", lambda: (4.0, 2))  # issue 36: load 4 on 2 cores
+    page = _Page(clock, lambda now: "starting" if now < 400 else "idle")  # longer than a quiet machine's 300 s
+    result = ui.NotebookResult("01.ipynb")
+    assert _browser(tmp_path, page)._open(page, "notebooks/01.ipynb", result) is True
+    assert result.problems == []
+    assert result.notes == ["01.ipynb: the kernel was slow to start (400 s, load average 4.0 on 2 cores)"]
+
+
+def test_the_wait_follows_the_load_as_it_changes(tmp_path, clock, monkeypatch):
+    monkeypatch.setattr(ui, "machine_load", lambda: (0.5 if clock.now < 200 else 8.0, 2))  # it gets busy
+    page = _Page(clock, lambda now: "starting" if now < 900 else "idle")
+    result = ui.NotebookResult("02.ipynb")
+    assert _browser(tmp_path, page)._open(page, "notebooks/02.ipynb", result) is True and not result.problems
+
+
+def test_one_kernel_that_never_starts_is_one_finding_not_one_per_cell(tmp_path, clock, monkeypatch):
+    import json
+
+    monkeypatch.setattr(ui, "machine_load", lambda: (0.2, 2))
+    (tmp_path / "notebooks").mkdir()
+    cells = [{"cell_type": "code", "source": f"x = {i}", "metadata": {}, "outputs": []} for i in range(28)]
+    (tmp_path / "notebooks" / "01.ipynb").write_text(json.dumps({"cells": cells, "metadata": {}}))
+    page = _Page(clock, lambda now: "starting")
+    result = _browser(tmp_path, page).check_notebook("notebooks/01.ipynb", "01.ipynb")
+    assert result.problems == [
+        "01.ipynb: the kernel did not start within 300 s (status starting, load average 0.2 on 2 cores), "
+        "so none of its cells was run or checked"
+    ]
+    assert len(page.shots) == 1  # what the page showed, for the report
+
+
+def _cell(index: int, count=None, outputs=()):
+    return {
+        "index": index, "type": "code", "source": f"x = {index}", "count": count, "outputs": list(outputs),
+        "renderedText": [o.get("text", "") for o in outputs], "domErrors": 0, "images": [],
+    }  # fmt: skip
+
+
+def test_cells_a_stopped_run_never_reached_are_one_finding_or_none():
+    card = {"type": "stream", "name": "stdout", "text": "Run card\n  profile offline", "ename": "", "evalue": ""}
+    cells = [_cell(0, 1, [card])] + [_cell(i) for i in range(1, 28)]
+    notebook = {"cells": [{"cell_type": "code", "source": c["source"]} for c in cells]}
+    browser = ui.LabBrowser.__new__(ui.LabBrowser)
+    finished = ui.NotebookResult("01.ipynb")
+    browser._check_cells(cells, notebook, finished, finished=True)
+    assert finished.problems == ["01.ipynb: cells 1 to 27 were not run (no execution count)"]
+    stopped = ui.NotebookResult("01.ipynb")  # its "still running after" finding already says why
+    browser._check_cells(cells, notebook, stopped, finished=False)
+    assert stopped.problems == []

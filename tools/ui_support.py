@@ -41,6 +41,11 @@ CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "chromium", "chromium-brows
 MIN_FIGURE_PX = (200, 100)  # natural width x height of a figure worth the name
 MIN_INK = 0.005  # share of pixels that are not near-white: an empty canvas has 0
 VIEWPORT = {"width": 1400, "height": 900}
+# Waits follow the machine: on a quiet one a kernel starts in seconds; under load it may take minutes.
+# Each wait is its quiet-machine bound times the load per core (at least 1, at most MAX_PATIENCE).
+KERNEL_START_S = 300  # a kernel that is not idle after this long on a quiet machine is not coming
+SLOW_KERNEL_S = 60  # a kernel that takes longer than this to start is reported as slow (a note, not a failure)
+MAX_PATIENCE = 6.0  # 30 minutes for a kernel at most, however loaded the machine
 
 # JupyterLab settings for the run: nothing saved, every cell in the DOM, no news pop-ups.
 LAB_SETTINGS = {
@@ -227,6 +232,25 @@ class LabServer:
 # ----------------------------------------------------------------------------------- the checks
 
 
+def machine_load() -> tuple[float, int]:
+    """The machine's 1-minute load average and its number of cores (load 0.0 where the system does not say)."""
+    try:
+        load = os.getloadavg()[0]
+    except (OSError, AttributeError):  # Windows
+        load = 0.0
+    return load, os.cpu_count() or 1
+
+
+def patience(load: float, cores: int) -> float:
+    """How many times a quiet machine's wait to allow: the load per core, at least 1, at most ``MAX_PATIENCE``."""
+    return min(MAX_PATIENCE, max(1.0, load / max(cores, 1)))
+
+
+def describe_load(load: float, cores: int) -> str:
+    """The load as the report words it."""
+    return f"load average {load:.1f} on {cores} core{'s' if cores != 1 else ''}"
+
+
 @dataclass
 class NotebookResult:
     name: str
@@ -329,6 +353,13 @@ def _first_line(source: str) -> str:
     return line if len(line) <= 60 else line[:57] + "..."
 
 
+def _cells(cells: list[tuple[int, str]], result: NotebookResult) -> str:
+    """``<where> was`` for one cell, ``<notebook>: cells A to B were`` for several: one finding either way."""
+    if len(cells) == 1:
+        return f"{cells[0][1]}: was"
+    return f"{result.name}: cells {cells[0][0]} to {cells[-1][0]} were"
+
+
 class LabBrowser:
     """A headless Chromium on the JupyterLab server; one page per notebook."""
 
@@ -356,17 +387,21 @@ class LabBrowser:
         result = NotebookResult(label)
         notebook = json.loads((self.server.root_dir / rel_path).read_text())
         page = self.context.new_page()
-        page.set_default_timeout(60_000)
+        page.set_default_timeout(60_000 * patience(*machine_load()))
         shots = self.shots_dir / Path(rel_path).stem
         shutil.rmtree(shots, ignore_errors=True)
         shots.mkdir(parents=True)
         console: list[str] = []
         page.on("pageerror", lambda error: console.append(str(error)))
         try:
-            if self._open(page, rel_path, result):
-                self._run_all(page, result, timeout)
+            if not self._open(page, rel_path, result):  # one finding: the cells that never ran are not more of them
+                shot = shots / "00_first_screen.png"
+                page.screenshot(path=shot)
+                result.screenshots.append(shot)
+                return result
+            finished = self._run_all(page, result, timeout)
             cells = page.evaluate(_CELLS_JS)
-            self._check_cells(cells, notebook, result)
+            self._check_cells(cells, notebook, result, finished)
             shot = shots / "00_first_screen.png"
             page.evaluate("() => window.jupyterapp.shell.currentWidget.content.node.scrollTop = 0")
             page.evaluate("() => window.jupyterapp.shell.currentWidget.content.scrollToItem?.(0)")
@@ -403,7 +438,7 @@ class LabBrowser:
             except Exception:
                 pass
             page.close()
-        result.seconds = time.monotonic() - started
+            result.seconds = time.monotonic() - started
         return result
 
     def _where(self, result: NotebookResult, cell: dict) -> str:
@@ -417,35 +452,16 @@ class LabBrowser:
             f"{self.server.url}/lab/workspaces/{workspace}/tree/{rel_path}?reset&token={self.server.token}",
             wait_until="domcontentloaded",
         )
-        page.wait_for_function("() => window.jupyterapp !== undefined", timeout=120_000)
+        page_wait = 120_000 * patience(*machine_load())  # loading JupyterLab's page slows down under load too
+        page.wait_for_function("() => window.jupyterapp !== undefined", timeout=page_wait)
         page.evaluate("async () => { await window.jupyterapp.restored; }")
         page.wait_for_function(
             "() => { const p = window.jupyterapp.shell.currentWidget;"
             " return p && p.context && p.context.isReady && p.content && p.content.widgets.length > 0; }",
-            timeout=120_000,
+            timeout=page_wait,
         )
-        # A learner is asked for a kernel when the notebook names none it knows: pick the kit's.
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            state = page.evaluate(_STATE_JS)
-            if state and state["dialog"]:
-                dialog = page.locator(".jp-Dialog")
-                dialog_title = dialog.locator(".jp-Dialog-header").first.inner_text().strip()
-                select = dialog.locator("select")
-                if select.count():
-                    select.first.select_option(label=KERNEL_DISPLAY)
-                dialog.locator("button.jp-mod-accept").first.click()
-                result.notes.append(
-                    f"{result.name}: answered JupyterLab's dialog ({dialog_title}) with the kit's kernel"
-                )
-            elif state and state["status"] == "idle":
-                break
-            page.wait_for_timeout(500)
-        state = page.evaluate(_STATE_JS)
+        state = self._wait_for_kernel(page, result)
         if not state or state["status"] != "idle":
-            result.problems.append(
-                f"{result.name}: the kernel did not start within 2 minutes (status {state and state['status']})"
-            )
             return False
         if state["display"] != KERNEL_DISPLAY:
             result.problems.append(
@@ -453,18 +469,63 @@ class LabBrowser:
             )
         return True
 
-    def _run_all(self, page, result: NotebookResult, timeout: float) -> None:
+    def _wait_for_kernel(self, page, result: NotebookResult) -> dict | None:
+        """Wait for the kernel to go idle, answering a kernel dialog, as long as the machine's load says is fair.
+
+        The bound is recomputed as the wait goes on (``KERNEL_START_S`` times the load per core), so a
+        machine that gets busier gets more time. A slow start is a note; no start within the bound, or a
+        kernel that died, is one problem.
+        """
+        started, state = time.monotonic(), None
+        while True:
+            load, cores = machine_load()
+            limit = KERNEL_START_S * patience(load, cores)
+            waited = time.monotonic() - started
+            state = page.evaluate(_STATE_JS)
+            if state and state["dialog"]:
+                self._answer_kernel_dialog(page, result)
+            elif state and state["status"] in ("idle", "dead"):
+                break
+            if waited >= limit:
+                break
+            page.wait_for_timeout(500)
+        status = state and state["status"]
+        if status == "idle":
+            if waited > SLOW_KERNEL_S:
+                result.notes.append(
+                    f"{result.name}: the kernel was slow to start ({waited:.0f} s, {describe_load(load, cores)})"
+                )
+            return state
+        why = "died while starting" if status == "dead" else f"did not start within {waited:.0f} s"
+        result.problems.append(
+            f"{result.name}: the kernel {why} (status {status}, {describe_load(load, cores)}), "
+            "so none of its cells was run or checked"
+        )
+        return state
+
+    def _answer_kernel_dialog(self, page, result: NotebookResult) -> None:
+        """A learner is asked for a kernel when the notebook names none it knows: pick the kit's."""
+        dialog = page.locator(".jp-Dialog")
+        dialog_title = dialog.locator(".jp-Dialog-header").first.inner_text().strip()
+        select = dialog.locator("select")
+        if select.count():
+            select.first.select_option(label=KERNEL_DISPLAY)
+        dialog.locator("button.jp-mod-accept").first.click()
+        result.notes.append(f"{result.name}: answered JupyterLab's dialog ({dialog_title}) with the kit's kernel")
+
+    def _run_all(self, page, result: NotebookResult, timeout: float) -> bool:
+        """Run > Run All Cells, then wait for the kernel to be idle with nothing queued; False after ``timeout``."""
         # As a learner does: the Run menu, Run All Cells.
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-item:not(.lm-mod-hidden) .lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-        started, last_report, idle_since = time.monotonic(), time.monotonic(), None
+        started, last_report, idle_since, finished = time.monotonic(), time.monotonic(), None, False
         state = page.evaluate(_STATE_JS)
         while time.monotonic() - started < timeout:
             state = page.evaluate(_STATE_JS)
-            finished = state["running"] == 0 and state["status"] == "idle" and state["done"] > 0
-            if finished:
+            if state["running"] == 0 and state["status"] == "idle" and state["done"] > 0:
                 idle_since = idle_since or time.monotonic()
                 if time.monotonic() - idle_since >= 2.0:  # idle and nothing queued for 2 s
+                    finished = True
                     break
             else:
                 idle_since = None
@@ -481,11 +542,17 @@ class LabBrowser:
             )
         result.cells_run = state["done"]
         result.run_seconds = time.monotonic() - started
+        return finished
 
-    def _check_cells(self, cells: list[dict], notebook: dict, result: NotebookResult) -> None:
+    def _check_cells(self, cells: list[dict], notebook: dict, result: NotebookResult, finished: bool = True) -> None:
+        """What the learner sees, cell by cell; one finding for a run of cells that never ran, whatever the cause.
+
+        ``finished`` False: the run was stopped (its own finding says so), so the cells it never reached
+        and a missing run card are not findings of their own.
+        """
         figures = set(figure_cells(notebook))
         first_output = None
-        stopped_at, not_run = None, []  # Run All stops at the first error: one line for the cells after it
+        stopped_at, not_run, unreached = None, [], []  # one line each for the cells after an error / never reached
         for cell in cells:
             if cell["type"] != "code":
                 continue
@@ -504,10 +571,7 @@ class LabBrowser:
             if stderr:
                 result.notes.append(f"{where}: writes to stderr: {stderr[0][:120]!r}")
             if not cell["count"] and not errors:
-                if stopped_at is None:
-                    result.problems.append(f"{where}: was not run (no execution count)")
-                else:
-                    not_run.append(cell["index"])
+                (unreached if stopped_at is None else not_run).append((cell["index"], where))
             if errors and stopped_at is None:
                 stopped_at = cell["index"]
             if cell["index"] in figures and not errors and cell["count"]:
@@ -527,9 +591,11 @@ class LabBrowser:
                         + (f" (images: {seen})" if seen else " (no image at all)")
                     )
         if not_run:
-            which = f"cell {not_run[0]} was" if len(not_run) == 1 else f"cells {not_run[0]} to {not_run[-1]} were"
-            result.problems.append(f"{result.name}: {which} not run (Run All stops at the error in cell {stopped_at})")
-        if first_output is None:
+            stop = f"Run All stops at the error in cell {stopped_at}"
+            result.problems.append(f"{_cells(not_run, result)} not run ({stop})")
+        if unreached and finished:
+            result.problems.append(f"{_cells(unreached, result)} not run (no execution count)")
+        if first_output is None and finished:
             result.problems.append(f"{result.name}: no cell has an output, so no run card")
         elif not first_output[1].lstrip().startswith("Run card"):
             result.problems.append(
