@@ -49,7 +49,7 @@ student: $(VENV)/.installed
 # feedback/<student>/<notebook>.md and the executed notebooks. GRADE_ARGS="--time-limit 300" and the like pass on.
 grade: $(VENV)/.installed
 	@test -n "$(SUBMISSIONS)" || { echo "make grade: name the folder, e.g. make grade SUBMISSIONS=submitted/" >&2; exit 2; }
-	$(QUIET) $(LOCAL_DATA) $(PY) -m labs_helpers.grade "$(SUBMISSIONS)" $(GRADE_ARGS)
+	$(QUIET) $(LOCAL_DATA) $(PY) -m labs_helpers.instructor.grade "$(SUBMISSIONS)" $(GRADE_ARGS)
 
 # An nbgrader course folder (COURSE, default course/): nbgrader_config.py and source/<notebook>/ (README, "For instructors").
 COURSE ?= course

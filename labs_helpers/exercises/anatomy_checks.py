@@ -15,6 +15,7 @@ HINTS = {
     "01.2": "T5 attention: RMS-normalise the embeddings with the layer's layer_norm, project with q and k, "
     "split into heads, scores = q @ k.T (no 1/sqrt(d)) + position bias, softmax over the last axis.",
 }
+HEAD_TEXT = "The summary says who wants what."  # the sentence whose attention exercise 01.2 is checked on
 fail = failer(HINTS)
 call = caller(fail)
 

@@ -16,8 +16,8 @@ import nbformat
 import pytest
 from conftest import dataset_dir
 
-from labs_helpers import grade
 from labs_helpers.exercises import HINTS
+from labs_helpers.instructor import grade
 from labs_helpers.settings import KIT_ROOT
 from labs_helpers.student_edition import grading, student_notebook
 
@@ -47,7 +47,7 @@ def write(path: Path, notebook) -> None:
 
 
 def run_grader(tmp_path: Path, folder: Path, *options: str) -> dict:
-    """Run ``python -m labs_helpers.grade`` on ``folder``; the gradebook's rows by (student, notebook)."""
+    """Run ``python -m labs_helpers.instructor.grade`` on ``folder``; the gradebook's rows by (student, notebook)."""
     out = tmp_path / "graded"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LABS_CACHE", str(tmp_path / "cache"))
