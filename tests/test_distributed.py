@@ -70,6 +70,7 @@ def test_two_processes_train_on_different_data_and_write_one_run(launch, tmp_pat
     assert first.returncode == 0, first.stderr[-2000:]
     (run,) = (tmp_path / "runs" / "train").iterdir()  # one run folder, not one per process
     assert sorted(p.name for p in run.iterdir()) == [
+        ".run.lock",  # the main process owned the folder while it trained (issue 36)
         "checkpoint-1",
         "checkpoint-2",
         "final",
@@ -83,8 +84,13 @@ def test_two_processes_train_on_different_data_and_write_one_run(launch, tmp_pat
     refused = launch("full", "--output-dir", str(run), "--steps", "2", *TINY, logs=tmp_path / "logs-2")
     assert refused.returncode != 0 and "never overwrites a run" in refused.stderr
 
+    # A finished run is never changed: continuing it writes one new run beside it, under every process.
+    finished = {str(p): p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()}
     resumed = launch("full", "--resume", "--output-dir", str(run), "--steps", "4", *TINY, logs=tmp_path / "logs-3")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert json.loads((run / "train_summary.json").read_text())["steps"] == 4
-    assert "checkpoint-4" in [p.name for p in run.glob("checkpoint-*")]
-    assert [p.name for p in (tmp_path / "runs" / "train").iterdir()] == [run.name]
+    continued = run.with_name(f"{run.name}-continued-001")
+    assert sorted(p.name for p in (tmp_path / "runs" / "train").iterdir()) == [run.name, continued.name]
+    assert {str(p): p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()} == finished
+    summary = json.loads((continued / "train_summary.json").read_text())
+    assert summary["steps"] == 4 and summary["started_from"] == str(run / "checkpoint-2")
+    assert "checkpoint-4" in [p.name for p in continued.glob("checkpoint-*")]
