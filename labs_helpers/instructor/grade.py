@@ -61,6 +61,8 @@ def _check(options) -> str:
         return f"{options.submissions} holds no files: copy the submitted notebooks into it."
     if options.dataset and not Path(options.dataset).is_dir():
         return f"no dataset folder {options.dataset}: pass a DialogSum folder, or none for the kit's sample."
+    if options.out is not None and gradebook.busy(options.out):
+        return f"another make grade is writing to {options.out}: wait for it, or pass a new --out folder."
     if options.out is not None and options.out.exists() and any(options.out.iterdir()):
         return f"{options.out} already holds files: pass a new --out folder (nothing there is overwritten)."
     for name, value in (("--time-limit", options.time_limit), ("--memory-gb", options.memory_gb)):

@@ -86,6 +86,21 @@ def owned(out: Path) -> Iterator[Book]:
         handle.close()
 
 
+def busy(out: Path) -> bool:
+    """Whether another grader holds ``out``'s lock right now."""
+    import fcntl
+
+    if not (out / LOCK).is_file():
+        return False
+    with open(out / LOCK) as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
 def feedback_text(submission: Submission, scores: list[Score], note: str) -> str:
     """One submission's feedback file, in Markdown."""
     got, total = sum(s.points for s in scores), sum(s.max_points for s in scores)

@@ -157,6 +157,7 @@ def started(
         startup_timeout=300,  # a busy machine can take a minute to start a kernel
         allow_errors=True,  # like nbgrader: a cell that raises scores zero, the rest still run
         interrupt_on_timeout=False,
+        record_timing=False,  # the executed notebook depends on the submission only
         shutdown_kernel="immediate",
         extra_arguments=["--IPKernelApp.log_level=ERROR"],
         resources={"metadata": {"path": str(workdir)}},
