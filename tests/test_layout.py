@@ -15,7 +15,8 @@ from labs_helpers.settings import KIT_ROOT
 
 PACKAGE = KIT_ROOT / "labs_helpers"
 MODULES = sorted(PACKAGE.rglob("*.py"))
-ENTRY_POINTS = {"settings", "train", "run_labs"}  # where get_settings() may be called and the environment set
+# Where get_settings() may be called and the environment set: the settings module and the command lines.
+ENTRY_POINTS = {"settings", "train", "run_labs", "grade"}
 MAX_MODULE_LINES = 300
 MAX_FUNCTION_LINES = 50
 
