@@ -45,8 +45,8 @@ ui-test: $(VENV)/.installed
 student: $(VENV)/.installed
 	$(PY) -m labs_helpers.student_edition --out build/student
 
-# Grade a folder of submitted notebooks offline (instant stand-in): runs/grade-<timestamp>/gradebook.csv,
-# feedback/<student>/<notebook>.md and the executed notebooks. GRADE_ARGS="--time-limit 300" and the like pass on.
+# Grade a folder of submitted notebooks offline (instant stand-in), each in its own sandbox (README, "For instructors"):
+# runs/grade-<timestamp>/gradebook.csv, feedback/ and executed/. GRADE_ARGS="--time-limit 300" and the like pass on.
 grade: $(VENV)/.installed
 	@test -n "$(SUBMISSIONS)" || { echo "make grade: name the folder, e.g. make grade SUBMISSIONS=submitted/" >&2; exit 2; }
 	$(QUIET) $(LOCAL_DATA) $(PY) -m labs_helpers.instructor.grade "$(SUBMISSIONS)" $(GRADE_ARGS)
