@@ -256,3 +256,17 @@ def test_a_stopped_run_leaves_a_gradebook_marked_incomplete(tmp_path, monkeypatc
     with open(out / "gradebook.incomplete.csv", newline="") as handle:
         assert [row["student"] for row in csv.DictReader(handle)] == ["amy"]
     assert "stopped after 1 of 2 submissions" in capsys.readouterr().err
+
+
+def test_the_copy_sandbox_keeps_the_verdict_the_kit_and_the_processes(tmp_path, capsys):
+    folder = tmp_path / "submitted"
+    chosen = {k: v for k, v in attacks(tmp_path / "graded", folder).items() if k in ("patcher", "editor", "sleeper")}
+    for name, code in chosen.items():
+        write(folder / name / DECODING.name, exercises(student_notebook(DECODING), code))
+    kit_before = tree_hash(KIT_ROOT / "labs_helpers")
+    out, rows = run(tmp_path, folder, "--sandbox", "copy")
+    assert "Sandbox: copy:" in capsys.readouterr().out  # with its weaker guarantee, in full
+    for name in chosen:
+        assert points(rows[f"{name}/{DECODING.stem}"]) == {"03.1": "0", "03.2": "0", "03.3": "0"}
+    assert tree_hash(KIT_ROOT / "labs_helpers") == kit_before
+    assert sleepers() == []
