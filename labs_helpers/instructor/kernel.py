@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+import zmq
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -24,6 +25,8 @@ from nbformat.v4 import new_code_cell, new_output
 
 from . import wire
 from .sandbox import Sandbox
+
+MAX_MESSAGE_BYTES = 256 * 2**20  # a kernel that sends more in one message is cut off, not read into memory
 
 
 class Stopped(BaseException):
@@ -148,6 +151,7 @@ def started(
 ) -> Iterator[Kernel]:
     """A kernel for ``notebook`` in its sandbox, killed when the block ends or when the time is up."""
     manager = SandboxedKernelManager(kernel_name="python3", transport="ipc")
+    manager.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)  # the channels' sockets inherit it
     manager.sandbox, manager.workdir, manager.readable = sandbox, workdir, readable
     manager.connection_file = str(workdir / "kernel.json")
     client = CappedClient(
