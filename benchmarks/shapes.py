@@ -6,27 +6,15 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from labs_helpers.standin.architecture import FLAN_T5_LAYOUT
+
 if TYPE_CHECKING:
     from transformers import T5ForConditionalGeneration
 
-# google/flan-t5-base's config.json, written out by hand (no download).
-FLAN_T5_BASE: dict[str, Any] = dict(
-    vocab_size=32128,
-    d_model=768,
-    d_kv=64,
-    d_ff=2048,
-    num_layers=12,
-    num_decoder_layers=12,
-    num_heads=12,
-    feed_forward_proj="gated-gelu",
-    relative_attention_num_buckets=32,
-    relative_attention_max_distance=128,
-    tie_word_embeddings=False,
-    dropout_rate=0.1,
-    layer_norm_epsilon=1e-6,
-    pad_token_id=0,
-    eos_token_id=1,
-    decoder_start_token_id=0,
+# google/flan-t5-base's sizes on FLAN-T5's layout (no download).
+FLAN_T5_BASE: dict[str, Any] = (
+    dict(vocab_size=32128, d_model=768, d_kv=64, d_ff=2048, num_layers=12, num_decoder_layers=12, num_heads=12)
+    | FLAN_T5_LAYOUT
 )
 TINY: dict[str, Any] = dict(
     FLAN_T5_BASE, d_model=64, d_kv=16, d_ff=128, num_layers=2, num_decoder_layers=2, num_heads=4

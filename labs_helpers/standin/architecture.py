@@ -7,16 +7,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from transformers import T5ForConditionalGeneration
 
-# The instant stand-in's shape, and the pre-trained one's at the plan's width (config_for).
-MODEL_CONFIG = dict(
-    d_model=128,
-    d_kv=32,
-    num_heads=4,
-    d_ff=256,
-    num_layers=2,
-    num_decoder_layers=2,
-    # tie_word_embeddings=False is how transformers 5 marks T5 v1.1 / FLAN-T5: no rescaling of the
-    # decoder output before the LM head (it ties the weights of a newly built T5 either way).
+# FLAN-T5's layout without its sizes, as in google/flan-t5-base's config.json: what every T5 the kit
+# builds shares with it (the stand-ins here; the benchmarks' full-size model in benchmarks/shapes.py).
+# tie_word_embeddings=False is how transformers 5 marks T5 v1.1 / FLAN-T5: no rescaling of the
+# decoder output before the LM head (it ties the weights of a newly built T5 either way).
+FLAN_T5_LAYOUT = dict(
     feed_forward_proj="gated-gelu",
     tie_word_embeddings=False,
     dropout_rate=0.1,
@@ -27,6 +22,8 @@ MODEL_CONFIG = dict(
     eos_token_id=1,
     decoder_start_token_id=0,
 )
+# The instant stand-in's shape, and the pre-trained one's at the plan's width (config_for).
+MODEL_CONFIG = dict(d_model=128, d_kv=32, num_heads=4, d_ff=256, num_layers=2, num_decoder_layers=2, **FLAN_T5_LAYOUT)
 
 
 def config_for(d_model: int) -> dict:
