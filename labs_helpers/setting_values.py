@@ -26,7 +26,7 @@ MOST: dict[str, int] = {
     "LABS_PPO_STEPS": 10_000,
     "LABS_PPO_BATCH_SIZE": 1_024,
 }
-# Every variable the kit reads: the settings, and the browser test's own (tools/ui_test.py, tools/ui_support.py).
+# Every variable the kit reads: the settings, and the browser test's own (tools/ui_test.py, tools/ui_chromium.py).
 KNOWN = (
     "LABS_PROFILE",
     "LABS_MODEL",

@@ -36,9 +36,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import ui_support as ui  # noqa: E402
+from ui_checks import LabBrowser  # noqa: E402
+from ui_chromium import SetupError, ensure_chromium  # noqa: E402
+from ui_findings import NotebookResult  # noqa: E402
+from ui_server import KIT_ROOT, LabServer, kernel_env  # noqa: E402
 
-OUT = ui.KIT_ROOT / "runs" / "ui"
+OUT = KIT_ROOT / "runs" / "ui"
 NEEDED = {"jupyterlab": "jupyterlab", "playwright": "playwright", "PIL": "pillow"}
 
 # The self-check: (notebook, cells, [(cell marker, words the problem must contain)]).
@@ -78,6 +81,7 @@ SELFCHECK = {
 
 
 def say(message: str) -> None:
+    """Print a line of the report now (make ui-test runs for minutes)."""
     print(message, flush=True)
 
 
@@ -89,7 +93,7 @@ def ensure_python_packages() -> None:
     try:
         import tomllib
 
-        extra = tomllib.loads((ui.KIT_ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["ui"]
+        extra = tomllib.loads((KIT_ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["ui"]
     except Exception:
         extra = list(NEEDED.values())
     say(
@@ -98,7 +102,7 @@ def ensure_python_packages() -> None:
     )
     done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *extra])
     if done.returncode != 0:
-        raise ui.SetupError(f"pip could not install {', '.join(extra)} into {sys.prefix}, so the UI test cannot run.")
+        raise SetupError(f"pip could not install {', '.join(extra)} into {sys.prefix}, so the UI test cannot run.")
 
 
 def write_notebook(path: Path, sources: list[str], kernelspec: bool = True) -> None:
@@ -113,7 +117,7 @@ def write_notebook(path: Path, sources: list[str], kernelspec: bool = True) -> N
     path.write_text(json.dumps({"cells": cells, "nbformat": 4, "nbformat_minor": 5, "metadata": metadata}, indent=1))
 
 
-def run_selfcheck(browser: ui.LabBrowser, root: Path) -> list[str]:
+def run_selfcheck(browser: LabBrowser, root: Path) -> list[str]:
     """Run the broken synthetic notebooks; return what the checker failed to notice (empty: all good)."""
     missed = []
     for name, (_, expected) in SELFCHECK.items():
@@ -132,13 +136,14 @@ def run_selfcheck(browser: ui.LabBrowser, root: Path) -> list[str]:
     return missed
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line (see the module's docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", action="append", default=[], help="notebooks whose name contains this")
     parser.add_argument(
         "--notebooks",
         type=Path,
-        default=ui.KIT_ROOT / "notebooks",
+        default=KIT_ROOT / "notebooks",
         help="folder of notebooks to check (default: the kit's notebooks/)",
     )
     parser.add_argument("--selfcheck-only", action="store_true")
@@ -149,27 +154,19 @@ def main(argv: list[str] | None = None) -> int:
         default=float(os.environ.get("LABS_UI_TIMEOUT", "1800")),
         help="seconds a notebook may take to run (default 1800)",
     )
-    args = parser.parse_args(argv)
-    started = time.monotonic()
-    # A CI timeout sends SIGTERM: exit through the finally clauses, which stop the server and its kernels.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    return parser.parse_args(argv)
 
-    try:
-        ensure_python_packages()
-        chromium = ui.ensure_chromium(say)
-    except ui.SetupError as error:
-        say(f"ui-test: {error}")
-        return 2
 
+def chosen_notebooks(args: argparse.Namespace) -> list[Path]:
+    """The notebooks to check: those in --notebooks, narrowed by --only, none with --selfcheck-only."""
     notebooks = sorted(args.notebooks.resolve().glob("*.ipynb"))
     if args.only:
         notebooks = [nb for nb in notebooks if any(key in nb.name for key in args.only)]
-    if args.selfcheck_only:
-        notebooks = []
-    OUT.mkdir(parents=True, exist_ok=True)
-    env = ui.kernel_env()
-    env.setdefault("LABS_RUN_DIR", str(OUT / "lab-runs"))
-    tmp = Path(tempfile.mkdtemp(prefix="labs-ui-"))
+    return [] if args.selfcheck_only else notebooks
+
+
+def prepare_root(tmp: Path, notebooks: list[Path]) -> tuple[Path, Path]:
+    """The server's root (copies of the notebooks, the self-check's notebooks) and its home, under ``tmp``."""
     root, home = tmp / "root", tmp / "home"
     (root / "notebooks").mkdir(parents=True)
     (root / "selfcheck").mkdir()
@@ -178,59 +175,51 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copy2(nb, root / "notebooks" / nb.name)
     for name, (sources, _) in SELFCHECK.items():  # the first has no kernelspec: the kernel dialog is answered
         write_notebook(root / "selfcheck" / name, sources, kernelspec=name != "ui_selfcheck_figures.ipynb")
+    return root, home
 
-    settings = {k: env[k] for k in ("LABS_PROFILE", "LABS_STANDIN", "LABS_DATASET", "LABS_RUN_DIR") if k in env}
-    say(f"ui-test: JupyterLab in headless {chromium}; settings {settings}")
+
+def check_all(browser: LabBrowser, root: Path, notebooks: list[Path], args: argparse.Namespace) -> tuple[list, list]:
+    """The self-check (unless --no-selfcheck), then each notebook; the failures and each notebook's result."""
     failures: list[str] = []
-    results: list[ui.NotebookResult] = []
-    server = ui.LabServer(root, home, env, OUT / "jupyterlab.log")
-    try:
-        server.start()
-        say(f"ui-test: JupyterLab at {server.url} (token-protected), root {root}")
-        browser = ui.LabBrowser(server, chromium, OUT, say)
-        try:
-            if not args.no_selfcheck:
-                say("ui-test: self-check: the checker must catch a broken figure and a broken explorer")
-                browser.shots_dir = OUT / "selfcheck"
-                missed = run_selfcheck(browser, root)
-                failures += missed
-                say("ui-test: self-check " + ("FAILED" if missed else "passed"))
-                browser.shots_dir = OUT
-            for nb in notebooks:
-                label = str(nb.relative_to(ui.KIT_ROOT) if nb.resolve().is_relative_to(ui.KIT_ROOT) else nb)
-                say(f"ui-test: {label}: open, pick the kernel, Run All Cells ...")
-                result = browser.check_notebook(f"notebooks/{nb.name}", label, timeout=args.timeout)
-                results.append(result)
-                failures += result.problems
-                verdict = "ok" if result.ok else f"FAILED ({len(result.problems)} problem(s))"
-                say(
-                    f"ui-test: {label}: {verdict}, {result.cells_run} code cells run in {result.run_seconds:.0f} s "
-                    f"({result.seconds:.0f} s with opening and checks), "
-                    f"{len(result.screenshots)} screenshots"
-                )
-                for problem in result.problems:
-                    say(f"    - {problem}")
-                for note in result.notes:
-                    say(f"    note: {note}")
-        finally:
-            browser.close()
-    except ui.SetupError as error:
-        say(f"ui-test: {error}")
-        return 2
-    finally:
-        server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+    results: list[NotebookResult] = []
+    if not args.no_selfcheck:
+        say("ui-test: self-check: the checker must catch a broken figure and a broken explorer")
+        browser.shots_dir = OUT / "selfcheck"
+        missed = run_selfcheck(browser, root)
+        failures += missed
+        say("ui-test: self-check " + ("FAILED" if missed else "passed"))
+        browser.shots_dir = OUT
+    for nb in notebooks:
+        label = str(nb.relative_to(KIT_ROOT) if nb.resolve().is_relative_to(KIT_ROOT) else nb)
+        say(f"ui-test: {label}: open, pick the kernel, Run All Cells ...")
+        result = browser.check_notebook(f"notebooks/{nb.name}", label, timeout=args.timeout)
+        results.append(result)
+        failures += result.problems
+        verdict = "ok" if result.ok else f"FAILED ({len(result.problems)} problem(s))"
+        say(
+            f"ui-test: {label}: {verdict}, {result.cells_run} code cells run in {result.run_seconds:.0f} s "
+            f"({result.seconds:.0f} s with opening and checks), "
+            f"{len(result.screenshots)} screenshots"
+        )
+        for problem in result.problems:
+            say(f"    - {problem}")
+        for note in result.notes:
+            say(f"    note: {note}")
+    return failures, results
 
+
+def report(results: list[NotebookResult], failures: list[str], settings: dict, started: float) -> int:
+    """Write runs/ui/report.txt, say the verdict; 1 if anything failed, else 0."""
     minutes = (time.monotonic() - started) / 60
-    report = [f"ui-test, {time.strftime('%Y-%m-%d %H:%M:%S')}, {minutes:.1f} min, settings {settings}"]
+    lines = [f"ui-test, {time.strftime('%Y-%m-%d %H:%M:%S')}, {minutes:.1f} min, settings {settings}"]
     for r in results:
-        report.append(
+        lines.append(
             f"{r.name}: {'ok' if r.ok else 'FAILED'}, run {r.run_seconds:.0f} s of {r.seconds:.0f} s; "
             "screenshots: " + ", ".join(str(p.relative_to(OUT)) for p in r.screenshots)
         )
-        report += [f"  - {p}" for p in r.problems] + [f"  note: {n}" for n in r.notes]
-    report += [f"FAILED: {f}" for f in failures]
-    (OUT / "report.txt").write_text("\n".join(report) + "\n")
+        lines += [f"  - {p}" for p in r.problems] + [f"  note: {n}" for n in r.notes]
+    lines += [f"FAILED: {f}" for f in failures]
+    (OUT / "report.txt").write_text("\n".join(lines) + "\n")
     say(
         f"ui-test: screenshots of each notebook after its run are in {OUT}/<notebook>/ "
         f"(00_first_screen.png, cellNN_figure.png); report in {OUT / 'report.txt'}"
@@ -242,6 +231,47 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     say(f"ui-test: passed ({len(results)} notebooks and the self-check) in {minutes:.1f} min")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """make ui-test: 0 if every check passed, 1 if one failed, 2 if the test could not be set up."""
+    args = parse_args(argv)
+    started = time.monotonic()
+    # A CI timeout sends SIGTERM: exit through the finally clauses, which stop the server and its kernels.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    try:
+        ensure_python_packages()
+        chromium = ensure_chromium(say)
+    except SetupError as error:
+        say(f"ui-test: {error}")
+        return 2
+
+    notebooks = chosen_notebooks(args)
+    OUT.mkdir(parents=True, exist_ok=True)
+    env = kernel_env()
+    env.setdefault("LABS_RUN_DIR", str(OUT / "lab-runs"))
+    tmp = Path(tempfile.mkdtemp(prefix="labs-ui-"))
+    root, home = prepare_root(tmp, notebooks)
+
+    settings = {k: env[k] for k in ("LABS_PROFILE", "LABS_STANDIN", "LABS_DATASET", "LABS_RUN_DIR") if k in env}
+    say(f"ui-test: JupyterLab in headless {chromium}; settings {settings}")
+    server = LabServer(root, home, env, OUT / "jupyterlab.log")
+    try:
+        server.start()
+        say(f"ui-test: JupyterLab at {server.url} (token-protected), root {root}")
+        browser = LabBrowser(server, chromium, OUT, say)
+        try:
+            failures, results = check_all(browser, root, notebooks, args)
+        finally:
+            browser.close()
+    except SetupError as error:
+        say(f"ui-test: {error}")
+        return 2
+    finally:
+        server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return report(results, failures, settings, started)
 
 
 if __name__ == "__main__":
