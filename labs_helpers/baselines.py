@@ -1,4 +1,4 @@
-"""Baselines and checks for "does the summary depend on the dialogue?" (issue 19).
+"""Baselines and checks for "does the summary depend on the dialogue?" (benchmarks/standin_quality.py).
 
 A summarizer that writes the same sentence for every dialogue can still score a fair ROUGE-1 on
 DialogSum, whose summaries share a template ("#Person1# and #Person2# are talking about ...").

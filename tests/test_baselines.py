@@ -1,4 +1,4 @@
-"""The yardsticks of issue 19: constant summary, distinct outputs, content words, paired bootstrap."""
+"""The stand-in benchmark's yardsticks: constant summary, distinct outputs, content words, paired bootstrap."""
 
 import pytest
 
