@@ -17,11 +17,13 @@ value head, KL reference, save/load), ``ppo`` (config, trainer), ``loop`` (the l
 ``rewards`` / ``toxicity`` / ``reward_hacking`` (reward models and what they measure), ``data``
 (the lab's data path), ``start`` (the adapter PPO starts from), ``evaluate`` (before vs after:
 intervals, a paired test, the lab's own measurement), ``run`` (``train ppo``), ``tiny`` (a tiny
-random T5 for tests). Notebook 06 reaches the middle three as ``rlhf.data``, ``rlhf.start`` and
-``rlhf.evaluate``.
+random T5 for tests). Issue 34's measured lesson: ``toxic_slice`` (the dialogues where the reward
+has signal), ``judge`` (a second toxicity measure PPO never saw), ``dpo`` (DPO for seq2seq),
+``rivals`` (best-of-n and the one table), ``dpo_run`` (``train dpo``). Notebook 06 reaches these
+as ``rlhf.<module>``.
 """
 
-from . import data, evaluate, start
+from . import data, dpo, evaluate, judge, rivals, start, toxic_slice
 from .loop import PRINTED, draw_length, history_table, print_step, query_batches, train_ppo
 from .policy import (
     REFERENCES,
@@ -81,6 +83,7 @@ __all__ = [
     "check_seq2seq",
     "data",
     "decoder_inputs",
+    "dpo",
     "draw_length",
     "dropout_off",
     "encode_queries",
@@ -88,6 +91,7 @@ __all__ = [
     "freeze_all_but_lora",
     "frequency_change",
     "history_table",
+    "judge",
     "is_finite_stats",
     "lab_first_entry_rewards",
     "label_index",
@@ -104,10 +108,12 @@ __all__ = [
     "print_step",
     "query_batches",
     "reference_logprobs",
+    "rivals",
     "rewards_by_label",
     "sample_responses",
     "save_policy",
     "start",
+    "toxic_slice",
     "toxicity_from_logits",
     "train_ppo",
     "trainable_parameters",

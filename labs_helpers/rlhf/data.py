@@ -38,7 +38,7 @@ def build_lab_dataset(
     max_chars: int = MAX_CHARS,
     test_size: float = TEST_SIZE,
 ) -> Any:
-    """The lab's ``DatasetDict``: filtered train dialogues with ``input_ids`` and ``query``, split without shuffling."""
+    """The lab's ``DatasetDict``: filtered train dialogues and summaries, ``input_ids``, ``query``; split unshuffled."""
     if not 0 <= min_chars < max_chars:
         raise LabsError(
             f"min_chars={min_chars}, max_chars={max_chars}: use 0 <= min_chars < max_chars (the lab: 200, 1000)."
@@ -55,7 +55,7 @@ def build_lab_dataset(
         ids = tokenizer(prompts, truncation=True, max_length=MAX_INPUT_TOKENS)["input_ids"]
         return {"input_ids": ids, "query": tokenizer.batch_decode(ids)}
 
-    drop = [c for c in kept.column_names if c not in ("id", "dialogue")]
+    drop = [c for c in kept.column_names if c not in ("id", "dialogue", "summary")]
     tokenized = kept.map(tokenize, batched=True, remove_columns=drop)
     return tokenized.train_test_split(test_size=test_size, shuffle=False, seed=seed)
 
