@@ -12,7 +12,7 @@ def test_a_reused_json_fills_in_models_but_never_this_runs_own_timing(tmp_path):
     common = ["--dataset", str(KIT_ROOT / "data"), "--cache-dir", str(tmp_path / "cache"), "--n-eval", "3"]
     common += ["--kinds", "full", "--train-steps", "2", "--train-examples", "32", "--autocast", "off"]
     first = tmp_path / "first.json"
-    assert standin_quality.main([*common, "--out", str(first)]) == 1  # a toy run misses issue 19's targets
+    assert standin_quality.main([*common, "--out", str(first)]) == 1  # a toy run misses the benchmark's targets
     earlier = json.loads(first.read_text())
     assert len(earlier["predictions"]["full fine-tune"]) == 3
     # pretend an earlier process trained LoRA and took an hour for the full fine-tune
