@@ -70,7 +70,7 @@ def test_two_processes_train_on_different_data_and_write_one_run(launch, tmp_pat
     assert first.returncode == 0, first.stderr[-2000:]
     (run,) = (tmp_path / "runs" / "train").iterdir()  # one run folder, not one per process
     assert sorted(p.name for p in run.iterdir()) == [
-        ".run.lock",  # the main process owned the folder while it trained (issue 36)
+        ".run.lock",  # the main process owned the folder while it trained
         "checkpoint-1",
         "checkpoint-2",
         "final",
