@@ -43,7 +43,7 @@ ui-test: $(VENV)/.installed
 
 # The student edition: solutions replaced by stubs, written to build/student/.
 student: $(VENV)/.installed
-	$(PY) -m labs_helpers.student_edition --out build/student
+	$(PY) -m labs_helpers.instructor.student_edition --out build/student
 
 # Grade a folder of submitted notebooks offline (instant stand-in), each in its own sandbox (README, "For instructors"):
 # runs/grade-<timestamp>/gradebook.csv, feedback/ and executed/. GRADE_ARGS="--time-limit 300" and the like pass on.
@@ -54,7 +54,7 @@ grade: $(VENV)/.installed
 # An nbgrader course folder (COURSE, default course/): nbgrader_config.py and source/<notebook>/ (README, "For instructors").
 COURSE ?= course
 course: $(VENV)/.installed
-	$(PY) -m labs_helpers.nbgrader_course "$(COURSE)"
+	$(PY) -m labs_helpers.instructor.nbgrader_course "$(COURSE)"
 
 # Throughput benchmarks (minutes on 2 CPU cores): prints a table, writes benchmarks/results.json.
 bench: $(VENV)/.installed

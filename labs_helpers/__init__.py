@@ -13,7 +13,8 @@ rest of the kit takes them as arguments. Modules, by what they do:
 - training: ``finetuning``, ``lora``, ``runs``, ``export``; figures: ``plots``, ``sampling_plots``;
 - alignment (Lab 3): ``rlhf``, the kit's PPO with its rewards, toxicity and before/after measurements;
 - the offline stand-in: ``standin``; exercises: ``exercises``; results: ``results``;
-- command lines: ``train``, ``run_labs``, ``student_edition``.
+- command lines: ``train``, ``run_labs``; for instructors (no notebook imports it): ``instructor``
+  (``make grade``, ``make student``, ``make course``).
 """
 
 from .data import group_references, load_dialogsum

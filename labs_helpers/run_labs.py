@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .errors import LabsError
 from .results import load_results
+from .runs import new_run_folder
 from .settings import KIT_ROOT, Settings
 
 NOTEBOOKS = KIT_ROOT / "notebooks"
@@ -125,18 +126,6 @@ def _cell(value) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def new_labs_folder(parent: Path, stamp: str) -> Path:
-    """``parent/<stamp>``, or ``<stamp>-2``, ``-3``...: two runs started in the same second never share one."""
-    for number in range(1, 1000):
-        folder = parent / (stamp if number == 1 else f"{stamp}-{number}")
-        try:
-            folder.mkdir(parents=True)
-            return folder
-        except FileExistsError:
-            continue
-    raise LabsError(f"{parent} already holds 999 runs named {stamp}: remove some, or pass --runs elsewhere.")
-
-
 # What the kernels inherit to keep library chatter out of the executed notebooks: the tests' settings
 # (the Makefile's QUIET), but for PYTHONWARNINGS=ignore: the libraries' warnings are silenced where they
 # arise (settings.LIBRARY_NOTICES, export.quantize_int8), and the kit's own ones teach (notebook 02's
@@ -215,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = get_settings()
         dataset = load_dialogsum(settings.dataset)  # fail here, before any notebook, on bad data
-        run_dir = new_labs_folder(Path(args.runs), dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
+        run_dir = new_run_folder(Path(args.runs), dt.datetime.now().strftime("%Y%m%d-%H%M%S"), stamped=True)
         settings = dataclasses.replace(settings, run_dir=run_dir)  # the card names the folder really used
         print(settings.run_card(), flush=True)
         print(f"\nmodel: {resolve_model(settings, dataset)}", flush=True)

@@ -24,16 +24,17 @@ _WEIGHTS = (
 )
 
 
-def new_run_folder(parent: str | Path, name: str = "run") -> Path:
-    """Create and return ``parent/<name>-NNN``, the first number not taken: no run is ever overwritten."""
+def new_run_folder(parent: str | Path, name: str = "run", stamped: bool = False) -> Path:
+    """Create and return a folder in ``parent`` that no run has used: ``<name>-NNN``, the first number not
+    taken; or, for a run named by its start time (``stamped``), ``<name>`` itself, then ``<name>-2``, ``-3``..."""
     parent = Path(parent)
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        pattern = re.escape(name) + r"-(\d+)"
-        taken = [int(m.group(1)) for p in parent.iterdir() if (m := re.fullmatch(pattern, p.name))]
+        pattern = re.escape(name) + (r"-(\d+)" if not stamped else r"(?:-(\d+))?")
+        taken = [int(m.group(1) or 1) for p in parent.iterdir() if (m := re.fullmatch(pattern, p.name))]
         number = max(taken, default=0) + 1
         while True:
-            folder = parent / f"{name}-{number:03d}"
+            folder = parent / (f"{name}-{number:03d}" if not stamped else name if number == 1 else f"{name}-{number}")
             try:
                 folder.mkdir()
                 return folder

@@ -147,7 +147,7 @@ def _raises(error):
 
 
 def _student_build(out: Path, capsys) -> tuple[int, str]:
-    from labs_helpers.student_edition import main as student_main
+    from labs_helpers.instructor.student_edition import main as student_main
 
     code = student_main(["--out", str(out), *map(str, NOTEBOOKS)])
     return code, capsys.readouterr().err

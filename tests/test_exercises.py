@@ -18,8 +18,8 @@ from labs_helpers.exercises import (
     prompting_checks,
     rlhf_checks,
 )
+from labs_helpers.instructor.student_edition import build, grading, stub_source
 from labs_helpers.settings import KIT_ROOT
-from labs_helpers.student_edition import build, grading, stub_source
 
 NOTEBOOKS = sorted((KIT_ROOT / "notebooks").glob("[0-9]*.ipynb"))
 
@@ -236,8 +236,8 @@ def test_rlhf_checkers_name_the_mistake():
 def test_assignment_notebooks_are_the_ones_with_graded_cells():
     import nbformat
 
+    from labs_helpers.instructor.student_edition import assignment_notebooks, grading
     from labs_helpers.settings import KIT_ROOT
-    from labs_helpers.student_edition import assignment_notebooks, grading
 
     found = assignment_notebooks()
     graded = [

@@ -53,9 +53,12 @@ def test_the_notebooks_own_assertion_is_reported_as_its_own(env, tmp_path, capsy
 
 
 def test_two_runs_in_the_same_second_get_their_own_folders(tmp_path):
-    first = run_labs.new_labs_folder(tmp_path, "20260101-120000")
-    second = run_labs.new_labs_folder(tmp_path, "20260101-120000")
-    assert (first.name, second.name) == ("20260101-120000", "20260101-120000-2")
+    from labs_helpers.runs import new_run_folder
+
+    first = new_run_folder(tmp_path, "20260101-120000", stamped=True)
+    (tmp_path / "20260101-120000-3").mkdir()  # a later one, made by hand: never reused either
+    second = new_run_folder(tmp_path, "20260101-120000", stamped=True)
+    assert (first.name, second.name) == ("20260101-120000", "20260101-120000-4")
 
 
 def test_relative_paths_mean_in_the_kernels_what_they_meant_to_the_runner(env, tmp_path, monkeypatch, capsys):

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from ..exercises import HINTS
-from ..student_edition import grading
 from .kernel import Kernel, Stopped, started
 from .sandbox import Sandbox
+from .student_edition import grading
 from .trusted_checks import CHECKS, Kit, TrustedCheck, library_uses, review_note
 
 

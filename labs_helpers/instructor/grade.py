@@ -23,12 +23,12 @@ import time
 from pathlib import Path
 
 from ..errors import LabsError
-from ..run_labs import new_labs_folder
+from ..runs import new_run_folder
 from ..settings import KIT_ROOT, make_settings
-from ..student_edition import assignment_notebooks
 from . import gradebook
 from .autograde import Grading, grade_notebook, load_assignment
 from .sandbox import Limits, Sandbox, become_subreaper, choose, kill_descendants
+from .student_edition import assignment_notebooks
 from .submissions import Submission, find, problem_with
 from .trusted_checks import Kit
 
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         limits = Limits(options.memory_gb, options.file_mb, options.processes, options.output_mb)
         sandbox = choose(options.sandbox, limits)
         if options.out is None:
-            out = new_labs_folder(KIT_ROOT / "runs", dt.datetime.now().strftime("grade-%Y%m%d-%H%M%S"))
+            out = new_run_folder(KIT_ROOT / "runs", dt.datetime.now().strftime("grade-%Y%m%d-%H%M%S"), stamped=True)
         else:
             out = options.out
             out.mkdir(parents=True, exist_ok=True)

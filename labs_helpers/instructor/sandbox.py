@@ -109,8 +109,9 @@ class Sandbox:
             "HF_HUB_OFFLINE": "1",
             **settings_env,
         }
-        if self.kind == "copy":
-            env["PYTHONPATH"] = str(workdir / "kit")
+        # The kernel imports the grader's own kit (bound read-only), or its fresh copy: never another checkout
+        # that an editable install might point to.
+        env["PYTHONPATH"] = str(workdir / "kit" if self.kind == "copy" else KIT_ROOT)
         return env
 
     def command(self, argv: list[str], workdir: Path, readable: list[Path]) -> list[str]:

@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..student_edition import grading
+from .student_edition import grading
 
 if TYPE_CHECKING:
     from .autograde import Assignment

@@ -17,10 +17,10 @@ from labs_helpers.errors import LabsError
 from labs_helpers.instructor import grade, wire
 from labs_helpers.instructor.kernel import _rebuilt, _reply
 from labs_helpers.instructor.sandbox import Limits, choose, descendants, kill_descendants
+from labs_helpers.instructor.student_edition import assignment_notebooks, grading
 from labs_helpers.instructor.submissions import find
 from labs_helpers.instructor.trusted_checks import CHECKS, library_uses, review_note
 from labs_helpers.settings import KIT_ROOT
-from labs_helpers.student_edition import assignment_notebooks, grading
 
 
 def through(value, refs=None):

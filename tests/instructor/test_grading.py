@@ -18,8 +18,8 @@ from conftest import dataset_dir
 
 from labs_helpers.exercises import HINTS
 from labs_helpers.instructor import grade
+from labs_helpers.instructor.student_edition import grading, student_notebook
 from labs_helpers.settings import KIT_ROOT
-from labs_helpers.student_edition import grading, student_notebook
 
 ANATOMY = KIT_ROOT / "notebooks" / "01_transformer_anatomy.ipynb"
 DECODING = KIT_ROOT / "notebooks" / "03_generation_config.ipynb"

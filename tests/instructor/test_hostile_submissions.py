@@ -21,8 +21,8 @@ from test_grading import DECODING, by_id, write
 
 from labs_helpers.instructor import grade
 from labs_helpers.instructor.sandbox import namespaces_work
+from labs_helpers.instructor.student_edition import grading, student_notebook
 from labs_helpers.settings import KIT_ROOT
-from labs_helpers.student_edition import grading, student_notebook
 
 needs_namespaces = pytest.mark.skipif(not namespaces_work(), reason="bubblewrap cannot make namespaces here")
 MARKER = "labs-hostile-sleeper"  # in the command line of every process an attacker leaves behind

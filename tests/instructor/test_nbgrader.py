@@ -12,9 +12,9 @@ from pathlib import Path
 import nbformat
 from conftest import dataset_dir
 
-from labs_helpers.nbgrader_course import write_course
+from labs_helpers.instructor.nbgrader_course import write_course
+from labs_helpers.instructor.student_edition import grading, student_notebook
 from labs_helpers.settings import KIT_ROOT
-from labs_helpers.student_edition import grading, student_notebook
 
 ANATOMY = KIT_ROOT / "notebooks" / "01_transformer_anatomy.ipynb"
 NAME = ANATOMY.stem

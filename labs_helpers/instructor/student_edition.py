@@ -1,6 +1,6 @@
 """``make student``: the student edition of the notebooks, the same notebooks ``nbgrader generate_assignment`` releases.
 
-    python -m labs_helpers.student_edition [--out build/student] [NOTEBOOK ...]
+    python -m labs_helpers.instructor.student_edition [--out build/student] [NOTEBOOK ...]
 
 The notebooks use nbgrader's markup. An answer cell has ``nbgrader.solution`` set; inside it, the
 lines between ``### BEGIN SOLUTION <exercise>`` and ``### END SOLUTION`` become one
@@ -19,9 +19,9 @@ import re
 import sys
 from pathlib import Path
 
-from .errors import LabsError
-from .exercises import HINTS
-from .settings import KIT_ROOT
+from ..errors import LabsError
+from ..exercises import HINTS
+from ..settings import KIT_ROOT
 
 _BEGIN = re.compile(r"^(?P<indent>\s*)#+ BEGIN SOLUTION\s+(?P<exercise>[\w.]+)\s*$")
 _END = re.compile(r"^\s*#+ END SOLUTION\s*$")

@@ -1,6 +1,6 @@
 """The kit as an nbgrader course: a course folder with the notebooks in ``source/``, and the kit's stubs for nbgrader.
 
-    python -m labs_helpers.nbgrader_course COURSE [NOTEBOOK ...]
+    python -m labs_helpers.instructor.nbgrader_course COURSE [NOTEBOOK ...]
 
 writes ``COURSE/nbgrader_config.py`` and ``COURSE/source/<notebook>/<notebook>.ipynb`` (one assignment
 per notebook); files already there are left as they are. From ``COURSE``, ``nbgrader generate_assignment``
@@ -20,8 +20,8 @@ from nbgrader.preprocessors import ClearSolutions
 from .student_edition import WHOLE_CELL_STUB, assignment_notebooks, stub_source
 
 CONFIG = """\
-# nbgrader settings for the labs kit's course (written by python -m labs_helpers.nbgrader_course).
-from labs_helpers.nbgrader_course import configure
+# nbgrader settings for the labs kit's course (written by python -m labs_helpers.instructor.nbgrader_course).
+from labs_helpers.instructor.nbgrader_course import configure
 
 c = get_config()  # noqa: F821 (nbgrader defines it)
 c.CourseDirectory.root = {root!r}
