@@ -90,6 +90,35 @@ def test_checker_accepts_solution_and_rejects_stub(exercise, checks):
         checks[exercise](student)
 
 
+SEEDED = {
+    "01.1": (anatomy_checks.check_positional_encoding, "positional_encoding"),
+    "02.2": (prompting_checks.check_fit_shots, "fit_shots"),
+    "03.1": (decoding_checks.check_top_p, "top_p_filter"),
+    "03.2": (decoding_checks.check_temperature, "apply_temperature"),
+    "03.3": (decoding_checks.check_distinct_n, "distinct_n"),
+    "04.1": (finetuning_checks.check_label_masking, "mask_padding"),
+    "05.2": (lora_checks.check_paired_bootstrap, "paired_bootstrap"),
+    "06.1": (rlhf_checks.check_kl_rewards, "kl_penalized_rewards"),
+    "06.2": (rlhf_checks.check_clipped_loss, "clipped_policy_loss"),
+}
+
+
+@pytest.mark.parametrize("seed", [7, 918273])
+@pytest.mark.parametrize("exercise", sorted(SEEDED))
+def test_the_graders_own_cases_accept_the_solution(exercise, seed):
+    namespace: dict = {}
+    exec(compile(solution_cells()[exercise], f"solution {exercise}", "exec"), namespace)
+    check, answer = SEEDED[exercise]
+    assert check(namespace[answer], seed=seed).passed
+
+
+@pytest.mark.parametrize("seed", [7, 918273])
+def test_the_graders_own_lora_case_accepts_the_solution(seed, model_and_tokenizer):
+    namespace: dict = {}
+    exec(compile(solution_cells()["05.1"], "solution 05.1", "exec"), namespace)
+    assert lora_checks.check_lora_count(namespace["lora_trainable"], model_and_tokenizer[0], seed=seed).passed
+
+
 def test_wrong_answers_get_specific_feedback(model_and_tokenizer):
     model, tokenizer = model_and_tokenizer
 

@@ -16,12 +16,24 @@ call = caller(fail)
 
 
 @call.guard("04.1")
-def check_label_masking(function: Callable) -> Feedback:
+def check_label_masking(function: Callable, seed: int = 0) -> Feedback:
     """Exercise 04.1: label padding replaced by -100 so the loss ignores it."""
     import torch
 
-    ex = "04.1"
     labels = torch.tensor([[37, 8, 1, 0, 0], [5, 1, 0, 0, 0], [9, 9, 9, 9, 1]])
+    if seed:  # the grader's own batch, drawn afresh for each run: tokens, then EOS (1), then padding (0)
+        generator = torch.Generator().manual_seed(seed)
+        labels = torch.randint(2, 50, (4, 7), generator=generator)
+        for row, end in enumerate(torch.randint(0, 7, (4,), generator=generator).tolist()):
+            labels[row, end], labels[row, end + 1 :] = 1, 0
+    return _masked(function, labels)
+
+
+def _masked(function: Callable, labels) -> Feedback:
+    """Exercise 04.1 on one batch of labels."""
+    import torch
+
+    ex = "04.1"
     original = labels.clone()
     got, problem = call(ex, function, labels, 0)
     if problem is not None:

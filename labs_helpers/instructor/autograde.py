@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +147,8 @@ def _verdict(kernel: Kernel, check: Check, index: int, notebook, assignment: Ass
 def _run(trusted: TrustedCheck, kernel: Kernel, index: int, kit: Kit):
     """The checker's feedback, with the learner's answer fetched from (or called in) the kernel."""
     args, kwargs, refs = trusted.inputs(kit)
+    if "seed" in inspect.signature(trusted.check).parameters:  # cases no submission could have seen
+        kwargs = {**kwargs, "seed": kit.checker_seed}
     if trusted.value:
         return trusted.check(kernel.call(trusted.answer, (), refs, index, value=True), *args, **kwargs)
 

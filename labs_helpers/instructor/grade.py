@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import secrets
 import sys
 import tempfile
 import time
@@ -46,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--dataset", default=os.environ.get("LABS_DATASET"), help="a DialogSum folder")
     parser.add_argument("--notebooks", type=Path, default=KIT_ROOT / "notebooks", help="the instructor notebooks")
     parser.add_argument("--sandbox", default="auto", help="auto (the strongest here), bubblewrap or copy")
+    parser.add_argument("--checker-seed", type=int, help="the seed of the checkers' own cases (default: a new one)")
     parser.add_argument("--memory-gb", type=float, default=Limits.memory_gb, help="address space per notebook")
     parser.add_argument("--processes", type=int, default=Limits.processes, help="processes a notebook may start")
     parser.add_argument("--file-mb", type=int, default=Limits.file_mb, help="largest file a notebook may write")
@@ -93,11 +95,12 @@ def grade_all(found: list[Submission], options, sandbox: Sandbox, out: Path, boo
     """Grade every submission in its own sandbox and private folder; the results go to ``book`` and ``out``."""
     assignments = {path.stem: load_assignment(path) for path in assignment_notebooks(options.notebooks)}
     print(f"Sandbox: {sandbox.kind}: {sandbox.guarantee}.", flush=True)
+    print(f"Checker seed: {options.checker_seed} (--checker-seed {options.checker_seed} repeats these cases).")
     with tempfile.TemporaryDirectory(prefix="labs-grade-") as folder:
         private = Path(folder)
         env = kernel_env(options, private)
         settings = make_settings(env)
-        kit = Kit(settings)
+        kit = Kit(settings, options.checker_seed)
         kit.folder  # noqa: B018 -- build the stand-in here, before any submission runs
         sandbox.share(private / "cache")
         readable = [KIT_ROOT / "labs_helpers", KIT_ROOT / "data", private / "cache", Path(settings.dataset)]
@@ -133,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"make grade: {problem}", file=sys.stderr)
         return 2
     options.dataset = str(Path(options.dataset).resolve()) if options.dataset else None
+    if options.checker_seed is None:  # drawn per run, so that no answer can hold the cases' results ready
+        options.checker_seed = secrets.randbelow(2**31 - 1) + 1
     found = find(options.submissions)
     try:
         limits = Limits(options.memory_gb, options.file_mb, options.processes, options.output_mb)

@@ -117,11 +117,14 @@ class Kernel:
             self.run_cell(probe, index, store_history=False)
         finally:
             self.client.nb.cells[index] = original
-        return _reply(probe)
+        result, after = _reply(probe)
+        for original, changed in zip(args, after):  # what the call did to its arguments, the checker sees too
+            wire.write_back(original, changed)
+        return result
 
 
-def _reply(probe: NotebookNode) -> Any:
-    """What a call returned, read from its cell's result; what the learner's code raised, raised again."""
+def _reply(probe: NotebookNode) -> tuple[Any, list]:
+    """What a call returned and its arguments afterwards, read from its cell; the learner's exception raised."""
     results = [o for o in probe.outputs if o.get("output_type") == "execute_result"]
     try:
         text = ast.literal_eval(results[-1]["data"]["text/plain"])
@@ -131,7 +134,8 @@ def _reply(probe: NotebookNode) -> Any:
     if not isinstance(reply, dict):
         raise RuntimeError("the kernel sent back no readable answer (was the display of results changed?)")
     if "ok" in reply:
-        return wire.decode(reply["ok"])
+        after = reply.get("after")
+        return wire.decode(reply["ok"]), [wire.decode(a) for a in after] if isinstance(after, list) else []
     raise _rebuilt(str(reply.get("raised", "Exception")), bool(reply.get("builtin")), str(reply.get("message", "")))
 
 

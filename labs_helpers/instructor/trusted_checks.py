@@ -31,8 +31,8 @@ CHECKER_NAMES += tuple(f"{m}_checks" for m in ("finetuning", "lora", "rlhf")) + 
 class Kit:
     """The grader's trusted copies of what the checkers need: the stand-in model, its tokenizer, test dialogues."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, settings: Settings, checker_seed: int = 0) -> None:
+        self.settings, self.checker_seed = settings, checker_seed  # seed: the checkers' own random cases
 
     @functools.cached_property
     def dataset(self) -> Any:

@@ -116,16 +116,34 @@ def answer_call(namespace: dict, name: str, payload: str) -> str:
             raise NameError(f"name {name!r} is not defined")
         target = namespace[name]
         result = target(*args) if request.get("call", True) else target
-        return dumps({"ok": encode(result)})
+        after = [None if _is_ref(raw) else encode(arg) for raw, arg in zip(request["args"], args)]
+        return dumps({"ok": encode(result), "after": after})
     except BaseException as error:  # the learner's code: report what it raised, whatever it was
         return dumps({"raised": type(error).__name__, "builtin": _is_builtin(error), "message": str(error)[:2000]})
 
 
+def _is_ref(arg: Any) -> bool:
+    return isinstance(arg, dict) and set(arg) == {"$ref"}
+
+
 def _resolve(arg: Any, namespace: dict) -> Any:
     """Kernel side: an argument as the learner's function receives it (references looked up by name)."""
-    if isinstance(arg, dict) and set(arg) == {"$ref"}:
-        return namespace[arg["$ref"]]
-    return decode(arg)
+    return namespace[arg["$ref"]] if _is_ref(arg) else decode(arg)
+
+
+def write_back(original: Any, after: Any) -> None:
+    """Grader side: what the learner's function did to an argument in place, done to the grader's own copy."""
+    if after is None or type(after) is not type(original):
+        return
+    if hasattr(original, "copy_") and getattr(original, "shape", None) == getattr(after, "shape", ()):
+        original.copy_(after.to(original.dtype))
+    elif hasattr(original, "dtype") and getattr(original, "shape", None) == getattr(after, "shape", ()):
+        original[...] = after
+    elif isinstance(original, list):
+        original[:] = after
+    elif isinstance(original, dict):
+        original.clear()
+        original.update(after)
 
 
 def _is_builtin(error: BaseException) -> bool:

@@ -65,12 +65,26 @@ def test_the_kernel_side_calls_by_name_and_reports_what_was_raised():
     assert missing["raised"] == "NameError" and missing["builtin"]
 
 
+def test_what_a_call_did_to_its_arguments_reaches_the_checkers_copies():
+    def mask_in_place(labels):
+        labels[labels == 0] = -100
+        return labels
+
+    reply = wire.loads(
+        wire.answer_call({"f": mask_in_place}, "f", wire.dumps({"args": [wire.encode(torch.tensor([5, 0]))]}))
+    )
+    mine, kept = torch.tensor([5, 0]), [1, 2]
+    wire.write_back(mine, wire.decode(reply["after"][0]))
+    wire.write_back(kept, wire.decode(wire.encode(torch.zeros(2))))  # another type: left alone
+    assert mine.tolist() == [5, -100] and kept == [1, 2]
+
+
 def test_a_reply_is_read_as_data_and_exceptions_come_back_by_type():
     def probe(text: str):
         result = nbformat.v4.new_output("execute_result", data={"text/plain": repr(text)}, execution_count=1)
         return nbformat.v4.new_code_cell(outputs=[result])
 
-    assert torch.equal(_reply(probe(wire.dumps({"ok": wire.encode(torch.ones(2))}))), torch.ones(2))
+    assert torch.equal(_reply(probe(wire.dumps({"ok": wire.encode(torch.ones(2))})))[0], torch.ones(2))
     with pytest.raises(ValueError, match="bad temperature"):
         _reply(probe(wire.dumps({"raised": "ValueError", "builtin": True, "message": "bad temperature"})))
     with pytest.raises(RuntimeError, match="no readable answer"):
@@ -92,6 +106,26 @@ def test_every_checker_cell_of_the_notebooks_has_a_trusted_check():
             answer = next(c for c in cells if grading(c).get("grade_id") == grade_id.replace("check_", "answer_"))
             defined = f"def {trusted.answer}(" if not trusted.value else f"{trusted.answer} ="
             assert defined in answer.source, (path.name, grade_id)
+
+
+def test_an_answer_that_memorised_the_published_cases_fails_the_graders_own():
+    from transformers import TopPLogitsWarper
+
+    from labs_helpers.exercises import decoding_checks
+
+    seen: dict = {}
+
+    def record(logits, top_p):
+        seen[(logits.numpy().tobytes(), top_p)] = TopPLogitsWarper(top_p=top_p)(None, logits.clone())
+        return seen[(logits.numpy().tobytes(), top_p)]
+
+    assert decoding_checks.check_top_p(record).passed  # the cases anyone can read in the kit's source
+
+    def memorised(logits, top_p):
+        return seen.get((logits.numpy().tobytes(), top_p), logits)
+
+    assert decoding_checks.check_top_p(memorised).passed
+    assert not decoding_checks.check_top_p(memorised, seed=4711).passed
 
 
 def test_library_shortcuts_are_flagged_and_the_learners_own_names_are_not():
