@@ -23,6 +23,8 @@ TEMPLATES: dict[str, str] = {
     "flan": "\nDialogue:\n\n{dialogue}\n\nWhat was going on?\n",
     # Lab 2, the prompt the fine-tuning notebooks train and evaluate with.
     "finetune": "Summarize the following conversation.\n\n{dialogue}\n\nSummary: ",
+    # Lab 3, the prompt PPO's queries are made from (rlhf.data.LAB_PROMPT).
+    "lab3": "\nSummarize the following conversation.\n\n{dialogue}\n\nSummary:\n",
 }
 
 # After each solved example: its summary, then the lab's stop sequence of three newlines.

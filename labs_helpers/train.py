@@ -3,6 +3,7 @@
     python -m labs_helpers.train full [options]        # one CPU, GPU or Mac
     python -m labs_helpers.train lora --r 16 [options]
     python -m labs_helpers.train ppo --adapter runs/.../adapter --steps 10 [options]
+    python -m labs_helpers.train dpo --beta 0.1 [options]     # DPO on notebook 06's slice
     accelerate launch -m labs_helpers.train full ...   # several GPUs or machines
     torchrun --nproc_per_node 4 -m labs_helpers.train full ...
 
@@ -11,7 +12,8 @@ README); the options below override them. Each run gets a new folder (never an o
 overwritten) with checkpoints, ``final/`` (the model or the adapter, with the tokenizer) and
 ``losses.csv``; ``--resume`` continues an interrupted run from its latest checkpoint. A ``ppo``
 run writes ``final/`` (adapter, value head, tokenizer), ``ppo_history.csv`` and
-``train_summary.json`` (see ``labs_helpers.rlhf.run``).
+``train_summary.json`` (see ``labs_helpers.rlhf.run``); a ``dpo`` run ``final/`` (adapter, tokenizer),
+``dpo_history.csv`` and ``train_summary.json`` (``labs_helpers.rlhf.dpo_run``).
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Defaults not shown come from the kit's settings (LABS_* variables).",
     )
     parser.add_argument(
-        "kind", choices=("full", "lora", "ppo"), help="full fine-tuning, a LoRA adapter, or PPO on a LoRA policy"
+        "kind", choices=("full", "lora", "ppo", "dpo"), help="full fine-tuning, a LoRA adapter, or PPO / DPO on a LoRA"
     )
     parser.add_argument("--output-dir", help="run folder (default: a new <run dir>/train/<kind>-NNN)")
     parser.add_argument(
@@ -124,7 +126,7 @@ def _add_precision_options(precision) -> None:
 def _add_kind_options(parser: argparse.ArgumentParser) -> None:
     """The options of one kind only: LoRA's adapter shape, PPO's start and KL reference."""
     _add_lora_options(parser.add_argument_group("LoRA (kind lora)"))
-    ppo = parser.add_argument_group("PPO (kind ppo, notebook 06)")
+    ppo = parser.add_argument_group("PPO and DPO (kinds ppo and dpo, notebook 06)")
     ppo.add_argument(
         "--adapter", help="LoRA adapter folder to start from (default: notebook 05's latest, else trained)"
     )
@@ -134,6 +136,7 @@ def _add_kind_options(parser: argparse.ArgumentParser) -> None:
         default="instruct",
         help="KL reference: the Lab 2 summarizer (instruct) or the model without adapter (base, the course's trl)",
     )
+    ppo.add_argument("--beta", type=_learning_rate, help="DPO's beta, the strength of its KL anchor (default 0.1)")
 
 
 def _add_lora_options(lora) -> None:
@@ -152,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(stop.code or 0)
     try:
         _name_unknown_variables()
-        if args.kind == "ppo":
+        if args.kind in ("ppo", "dpo"):
             print(json.dumps(_train_ppo(args), indent=2))
             return 0
         outcome = _train(args)
@@ -221,17 +224,18 @@ def _train(args: argparse.Namespace) -> TrainOutcome:
 
 
 def _train_ppo(args: argparse.Namespace) -> dict:
-    """PPO as notebook 06 runs it: the settings' budgets, the options on top, a new ``ppo-NNN`` folder."""
+    """PPO or DPO as notebook 06 runs it: the settings' budgets, the options on top, a new ``<kind>-NNN`` folder."""
     from .data import load_dialogsum
     from .folder_lock import claim, discard_if_empty, release
     from .models import resolve_model
+    from .rlhf.dpo_run import DPORun, run_dpo
     from .rlhf.run import PPORun, run_ppo
     from .runs import check_output_dir, new_run_folder
     from .settings import get_settings
 
     if args.resume is not None:
         raise LabsError(
-            "train ppo cannot --resume: a PPO run keeps no checkpoints (its few steps take minutes), so an "
+            f"train {args.kind} cannot --resume: its run keeps no checkpoints (it takes minutes), so an "
             "interrupted one is started again. Leave --resume out; each run gets a new folder."
         )
     settings = get_settings()
@@ -239,15 +243,17 @@ def _train_ppo(args: argparse.Namespace) -> dict:
         settings = dataclasses.replace(settings, dataset=args.dataset)
     dataset = load_dialogsum(settings.dataset)
     options = dict(adapter=args.adapter, steps=args.steps, learning_rate=args.lr, batch_size=args.batch_size)
-    run = PPORun.from_settings(
-        settings, args.model or resolve_model(settings, dataset), reference=args.reference, **options
-    )
+    model = args.model or resolve_model(settings, dataset)
+    if args.kind == "dpo":
+        run, train = DPORun.from_settings(settings, model, beta=args.beta, reference=args.reference, **options), run_dpo
+    else:
+        run, train = PPORun.from_settings(settings, model, reference=args.reference, **options), run_ppo
     if args.output_dir:
         folder = check_output_dir(args.output_dir, resumable=False)
     else:
-        folder = claim(new_run_folder(Path(settings.run_dir) / "train", "ppo"))
+        folder = claim(new_run_folder(Path(settings.run_dir) / "train", args.kind))
     try:
-        return run_ppo(run, settings, dataset, folder)
+        return train(run, settings, dataset, folder)  # type: ignore[arg-type]
     except (LabsError, KeyboardInterrupt):
         discard_if_empty(folder)  # a refused or interrupted run that wrote nothing leaves no folder
         raise

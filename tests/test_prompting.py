@@ -32,7 +32,7 @@ def test_course_templates_word_for_word():
     assert format_prompt("instruction", "D") == "\nSummarize the following conversation.\n\nD\n\nSummary:\n    "
     assert format_prompt("flan", "D") == "\nDialogue:\n\nD\n\nWhat was going on?\n"
     assert format_prompt("finetune", "D") == "Summarize the following conversation.\n\nD\n\nSummary: "
-    assert set(TEMPLATES) == {"instruction", "flan", "finetune"}
+    assert set(TEMPLATES) == {"instruction", "flan", "finetune", "lab3"}
 
 
 def test_build_prompt_is_the_labs_few_shot_layout():
@@ -106,7 +106,7 @@ def test_target_alone_over_budget_still_warns(model_and_tokenizer):
         ),
         ([3], 2, "flan", None, r"Shot row 3 has an empty dialogue"),
         ([0], " ", "flan", None, r"The target dialogue is empty"),
-        ([0], 2, "nope", None, r"Unknown template 'nope': use one of 'instruction', 'flan', 'finetune'"),
+        ([0], 2, "nope", None, r"Unknown template 'nope': use one of 'instruction', 'flan', 'finetune', 'lab3'"),
         ([0], 2, "flan", 0, r"budget=0"),
     ],
 )

@@ -68,7 +68,7 @@ def _truncate(path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--resume"], "train ppo cannot --resume: a PPO run keeps no checkpoints"),
+        (["--resume"], "train ppo cannot --resume: its run keeps no checkpoints"),
         (["--resume", "{tmp}/adapter"], "train ppo cannot --resume"),
         (["--batch-size", "6"], "PPO batch size 6 (--batch-size, else LABS_PPO_BATCH_SIZE) is not a multiple of"),
         (["--adapter", "{tmp}/cut"], "adapter_model.safetensors cannot be read"),

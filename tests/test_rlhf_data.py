@@ -54,3 +54,11 @@ def test_summary_budget_covers_the_quantile_plus_margin(tokenizer):
     assert rl_data.summary_token_budget(tokenizer, summaries, quantile=1.0, margin=0) > 200
     with pytest.raises(LabsError, match="No summaries"):
         rl_data.summary_token_budget(tokenizer, [])
+
+
+def test_eval_queries_keep_the_summary_cue_of_a_long_dialogue(tokenizer):
+    long = "#Person1#: " + "word " * 2000
+    short, cut = rl_data.eval_queries(tokenizer, ["#Person1#: Hi.", long], max_tokens=64)
+    assert short.tolist() == tokenizer(rl_data.lab_prompt("#Person1#: Hi.")).input_ids  # a short one: untouched
+    assert len(cut) <= 64 and tokenizer.decode(cut, skip_special_tokens=True).endswith("Summary:")
+    assert rl_data.LAB_PROMPT == "\nSummarize the following conversation.\n\n{dialogue}\n\nSummary:\n"

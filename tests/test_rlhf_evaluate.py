@@ -77,3 +77,26 @@ def test_sampled_summaries_repeat_with_the_seed_and_exact_kl_is_zero_then_positi
             if "lora_B" in name:
                 param.normal_(0, 0.3)
     assert rl_eval.exact_kl(policy, rollout) > 0
+
+
+def test_lab_toxicity_runs_as_the_lab_ran_it(standin_path, monkeypatch):
+    # The lab re-tokenized the decoded query (two </s>), its misspelt tok_k left top_k at 50, no minimum length.
+    from datasets import Dataset
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(standin_path)
+    model = AutoModelForSeq2SeqLM.from_pretrained(standin_path)
+    queries = [tokenizer.decode(tokenizer(f"Summarize: #Person1#: Hi {i}.").input_ids) for i in range(14)]
+    seen = {}
+    real = rl_eval.sample_responses
+
+    def spy(model, ids, mask, max_new_tokens, min_new_tokens, tokenizer, top_k=0):
+        seen.update(ids=ids, mask=mask, min_new_tokens=min_new_tokens, top_k=top_k, max_new_tokens=max_new_tokens)
+        return real(model, ids, mask, max_new_tokens, min_new_tokens, tokenizer, top_k=top_k)
+
+    monkeypatch.setattr(rl_eval, "sample_responses", spy)
+    mean, std = rl_eval.lab_toxicity(model, tokenizer, LengthReward(), Dataset.from_dict({"query": queries}), seed=0)
+    assert len(seen["ids"]) == 11 and (seen["top_k"], seen["min_new_tokens"], seen["max_new_tokens"]) == (50, 0, 100)
+    last_two = [row[int(m.sum()) - 2 : int(m.sum())].tolist() for row, m in zip(seen["ids"], seen["mask"])]
+    assert all(pair == [tokenizer.eos_token_id] * 2 for pair in last_two)  # the doubled </s>
+    assert 0 <= mean <= 1 and std >= 0

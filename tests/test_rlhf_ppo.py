@@ -62,7 +62,17 @@ def test_config_defaults_are_the_labs():
     assert (config.learning_rate, config.ppo_epochs, config.mini_batch_size, config.batch_size) == (1.41e-5, 1, 4, 16)
     assert (config.init_kl_coef, config.target, config.horizon, config.adaptive_kl) == (0.2, 6.0, 10_000, True)
     assert (config.gamma, config.lam, config.cliprange, config.cliprange_value) == (1.0, 0.95, 0.2, 0.2)
-    assert (config.vf_coef, config.max_grad_norm, config.whiten_advantages) == (0.1, 1.0, True)
+    assert (config.vf_coef, config.whiten_advantages) == (0.1, True)
+
+
+def test_the_one_departure_from_the_labs_defaults_is_named():
+    # trl 0.4.2.dev0 (the lab's pin) clips no gradients; the kit clips at 1.0, and says so where the default is.
+    import inspect
+
+    from labs_helpers.rlhf import ppo
+
+    assert PPOConfig().max_grad_norm == 1.0 and PPOConfig(max_grad_norm=None).max_grad_norm is None
+    assert "max_grad_norm" in PPOConfig.__doc__ and "clips no gradients (None)" in inspect.getsource(ppo)
 
 
 @pytest.mark.parametrize(

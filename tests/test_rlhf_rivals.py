@@ -73,6 +73,10 @@ def test_a_slice_smaller_than_a_batch_or_empty_is_refused():
         toxic_slice.select_slice(_split(5, 30), WordReward(), batch_size=16)
     with pytest.raises(LabsError, match="Only 0 of 30"):
         toxic_slice.select_slice(_split(0, 30), WordReward(), batch_size=1)
+    widened = toxic_slice.select_slice(_split(2, 30), WordReward(), batch_size=4, widen=True)
+    assert widened.widened and len(widened.train) >= 4 and len(widened.held_out) >= 1
+    assert set(widened.train["summary"]) | set(widened.held_out["summary"]) >= {"a bad thing 0", "a bad thing 1"}
+    assert "the highest-scoring were taken" in widened.describe()
     with pytest.raises(LabsError, match="threshold=1.5"):
         toxic_slice.select_slice(_split(10, 30), WordReward(), batch_size=1, threshold=1.5)
 

@@ -17,13 +17,13 @@ value head, KL reference, save/load), ``ppo`` (config, trainer), ``loop`` (the l
 ``rewards`` / ``toxicity`` / ``reward_hacking`` (reward models and what they measure), ``data``
 (the lab's data path), ``start`` (the adapter PPO starts from), ``evaluate`` (before vs after:
 intervals, a paired test, the lab's own measurement), ``run`` (``train ppo``), ``tiny`` (a tiny
-random T5 for tests). Issue 34's measured lesson: ``toxic_slice`` (the dialogues where the reward
+random T5 for tests). Section 13's measured lesson: ``toxic_slice`` (the dialogues where the reward
 has signal), ``judge`` (a second toxicity measure PPO never saw), ``dpo`` (DPO for seq2seq),
-``rivals`` (best-of-n and the one table), ``dpo_run`` (``train dpo``). Notebook 06 reaches these
-as ``rlhf.<module>``.
+``rivals`` (best-of-n and the one table), ``arena`` (that table in one call, for the benchmark),
+``dpo_run`` (``train dpo``). Notebook 06 reaches these as ``rlhf.<module>``.
 """
 
-from . import data, dpo, evaluate, judge, rivals, start, toxic_slice
+from . import arena, data, dpo, evaluate, judge, rivals, start, toxic_slice
 from .loop import PRINTED, draw_length, history_table, print_step, query_batches, train_ppo
 from .policy import (
     REFERENCES,
@@ -78,6 +78,7 @@ __all__ = [
     "Rollout",
     "ValueHead",
     "aggregate_toxicity",
+    "arena",
     "build_policy",
     "check_adapter_folder",
     "check_seq2seq",

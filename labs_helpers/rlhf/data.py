@@ -13,9 +13,9 @@ from typing import Any
 
 from ..course import MAX_INPUT_TOKENS
 from ..errors import LabsError
-from ..prompting import token_lengths
+from ..prompting import TEMPLATES, fit_dialogue, token_lengths
 
-LAB_PROMPT = "\nSummarize the following conversation.\n\n{dialogue}\n\nSummary:\n"
+LAB_PROMPT = TEMPLATES["lab3"]
 MIN_CHARS, MAX_CHARS = 200, 1000  # the lab's input_min_text_length / input_max_text_length
 TEST_SIZE = 0.2
 
@@ -66,6 +66,13 @@ def query_tensors(split: Any, limit: int | None = None) -> list[Any]:
 
     rows = split if limit is None else split.select(range(min(limit, len(split))))
     return [torch.tensor(ids, dtype=torch.long) for ids in rows["input_ids"]]
+
+
+def eval_queries(tokenizer: Any, dialogues: Sequence[str], max_tokens: int = MAX_INPUT_TOKENS) -> list[Any]:
+    """Lab 3's prompt around each dialogue as id tensors, a long dialogue cut so that its ``Summary:`` cue stays."""
+    import torch
+
+    return [torch.tensor(tokenizer(fit_dialogue(tokenizer, "lab3", d, max_tokens)).input_ids) for d in dialogues]
 
 
 def summary_token_budget(tokenizer: Any, summaries: Sequence[str], quantile: float = 0.95, margin: int = 8) -> int:

@@ -70,11 +70,21 @@ def _rows(rollout: Any) -> list[torch.Tensor]:
 
 
 def make_pairs(
-    model: Any, tokenizer: Any, queries: Sequence[torch.Tensor], reward_model: Any, max_new_tokens: int, seed: int
+    model: Any,
+    tokenizer: Any,
+    queries: Sequence[torch.Tensor],
+    reward_model: Any,
+    max_new_tokens: int,
+    seed: int,
+    count: int | None = None,
 ) -> tuple[list[Preference], int]:
-    """(pairs, ties left out): two sampled summaries per query, ranked by ``reward_model.rewards``."""
+    """(pairs, ties left out): two sampled summaries per query (``count`` queries, cycling), ranked by the reward."""
     if not queries:
         raise LabsError("No queries to make pairs from: pass the slice's training queries.")
+    if count is not None:
+        if count < 1:
+            raise LabsError(f"count={count}: make at least one pair.")
+        queries = [queries[i % len(queries)] for i in range(count)]  # equal compute: as many as PPO's budget
     torch.manual_seed(seed)
     pairs, ties, pad = [], 0, int(model.config.pad_token_id)
     for start in range(0, len(queries), 16):

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import LabsError
-from .data import query_tensors
 from .rollout import pad_right, sample_responses
 from .toxicity import mean_std
 
@@ -109,10 +108,19 @@ def lab_toxicity(
     num_samples: int = 10,
     max_new_tokens: int = 100,
 ) -> tuple[float, float]:
-    """THE LAB'S MEASUREMENT: (mean, std) toxicity of query + " " + summary, first ``num_samples + 1`` rows."""
+    """THE LAB'S MEASUREMENT as it ran: (mean, std) toxicity of query + " " + summary, first ``num_samples + 1`` rows.
+
+    As the lab's ``evaluate_toxicity``: the decoded ``query`` is tokenized again (it already ends in
+    ``</s>``, so the input ends in two), the misspelt ``tok_k=0.0`` left top_k at its default of 50,
+    and no minimum length is set.
+    """
+    import torch
+
     rows = split.select(range(min(num_samples + 1, len(split))))  # the lab's `if i > num_samples: break`
-    queries = query_tensors(rows)
-    summaries = sample_summaries(model, tokenizer, queries, max_new_tokens, seed, batch_size=len(queries))
+    queries = [torch.tensor(tokenizer(query).input_ids) for query in rows["query"]]
+    torch.manual_seed(seed)
+    ids, mask = pad_right(queries, int(model.config.pad_token_id))
+    summaries = sample_responses(model, ids, mask, max_new_tokens, 0, tokenizer, top_k=50).texts
     texts = [query + " " + summary for query, summary in zip(rows["query"], summaries)]
     return mean_std(reward_model.toxicity(texts))
 

@@ -2,7 +2,7 @@
 
 Shapes: ``[batch, response_length]`` for everything per token, ``[batch]`` for scores. A *mask*
 is 1.0 on the response tokens that count (up to and including the first end-of-sequence token)
-and 0.0 after them. The formulas follow trl 0.11's ``PPOTrainer`` (the library the course used),
+and 0.0 after them. The formulas follow trl's ``PPOTrainer`` (the course pins 0.4.2.dev0, commit 25fa1bd),
 so the printed statistics mean the same thing as in the course's lab.
 """
 

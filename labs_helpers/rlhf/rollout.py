@@ -81,8 +81,9 @@ def sample_responses(
     max_new_tokens: int,
     min_new_tokens: int = 5,
     tokenizer: Any = None,
+    top_k: int = 0,
 ) -> Rollout:
-    """Sample one response per query (do_sample, top_k 0, top_p 1.0, as the lab), dropout off."""
+    """Sample one response per query (do_sample, top_k 0, top_p 1.0, as the lab's PPO), dropout off."""
     eos, pad = _special_ids(model)
     if not 0 <= min_new_tokens <= max_new_tokens:
         raise LabsError(
@@ -95,7 +96,7 @@ def sample_responses(
             input_ids=query_ids.to(device),
             attention_mask=query_mask.to(device),
             do_sample=True,
-            top_k=0,
+            top_k=top_k,
             top_p=1.0,
             num_beams=1,
             temperature=1.0,

@@ -10,6 +10,7 @@ the seed), and keeps a held-out part of the slice for evaluation that no method 
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 from ..errors import LabsError
@@ -29,15 +30,17 @@ class ToxicSlice:
     split_mean: float  # mean toxicity of the human summaries over the whole split
     slice_mean: float  # ... over the slice
     measured_by: str
+    widened: bool = False  # too few above the threshold: the highest-scoring summaries were taken instead
 
     def describe(self) -> str:
         """One line: the slice's size and base rate beside the whole split's."""
         size = len(self.train) + len(self.held_out)
+        widened = " (too few above 0.3 here: the highest-scoring were taken)" if self.widened else ""
         return (
             f"{size} of {self.split_size:,} dialogues ({100 * size / self.split_size:.1f}%) have a human summary "
-            f"with toxicity > {self.threshold} ({self.measured_by}): mean toxicity {self.slice_mean:.3f} on the "
-            f"slice against {self.split_mean:.3f} on the whole split; {len(self.train)} to train on, "
-            f"{len(self.held_out)} held out for evaluation (never trained on)"
+            f"with toxicity > {self.threshold:.3g}{widened} ({self.measured_by}): mean toxicity "
+            f"{self.slice_mean:.3f} on the slice against {self.split_mean:.3f} on the whole split; "
+            f"{len(self.train)} to train on, {len(self.held_out)} held out for evaluation (never trained on)"
         )
 
 
@@ -61,14 +64,24 @@ def select_slice(
     threshold: float = THRESHOLD,
     held_out: float = HELD_OUT,
     summaries_by_id: dict[str, str] | None = None,
+    widen: bool = False,
 ) -> ToxicSlice:
-    """The rows of ``split`` whose human summary scores above ``threshold``, cut into train and held-out parts."""
+    """The rows of ``split`` whose human summary scores above ``threshold``, cut into train and held-out parts.
+
+    With ``widen=True``, a split with too few such rows (the kit's small sample) gives the highest-scoring
+    rows instead, as many as a training batch and a held-out part need, and the slice says so.
+    """
     if not 0 <= threshold < 1:
         raise LabsError(f"threshold={threshold!r}: use a toxicity in [0, 1), e.g. trl's 0.3.")
     if not 0 < held_out < 1:
         raise LabsError(f"held_out={held_out!r}: use a share between 0 and 1, e.g. 0.4.")
     scores = reward_model.toxicity(_summaries(split, summaries_by_id))
     keep = [i for i, score in enumerate(scores) if score > threshold]
+    needed = math.ceil(batch_size / (1 - held_out)) + 1
+    widened = widen and len(keep) < needed <= len(scores)
+    if widened:
+        keep = sorted(sorted(range(len(scores)), key=lambda i: -scores[i])[:needed])
+        threshold = min(scores[i] for i in keep) - 1e-9
     n_held = round(len(keep) * held_out)
     if len(keep) - n_held < batch_size or n_held < 1:
         raise LabsError(
@@ -88,4 +101,5 @@ def select_slice(
         split_mean=sum(scores) / len(scores),
         slice_mean=sum(scores[i] for i in keep) / len(keep),
         measured_by=reward_model.name,
+        widened=widened,
     )
