@@ -178,5 +178,8 @@ def test_the_table_labels_its_models_and_the_conclusion_reads_its_numbers():
     assert not [c for c in rivals.shown(table).columns if c.startswith("_")]
     text = rivals.conclusion(table)
     assert text.startswith("Both models agree that PPO detoxified") and "best-of-4 did not clearly change" in text
+    clean = rivals.Method("before", ["a good day"] * 30, 0.0, 30, 1.0)
+    nothing = rivals.conclusion(rivals.rival_table([clean, after], refs, WordReward(), judge.WordListJudge()))
+    assert "No method lowered" in nothing and "the judge flags none of the starting policy's summaries" in nothing
     with pytest.raises(LabsError, match="one summary per reference"):
         rivals.rival_table([before], refs, WordReward(), judge.WordListJudge())

@@ -132,6 +132,8 @@ def conclusion(table: Any) -> str:
             f"{reward['mean_difference']:+.3f}), ROUGE-1 {rouge['mean_difference']:+.3f}, "
             f"{row['generations']} generations"
         )
+    if table.iloc[0]["toxicity (judge)"] == 0:
+        parts.insert(0, "the judge flags none of the starting policy's summaries, so it has nothing to show falling")
     if won:
         cheapest = min(won, key=lambda name: table.loc[name, "generations"])
         head = f"Both models agree that {', '.join(won)} detoxified; the cheapest in generations was {cheapest}. "
