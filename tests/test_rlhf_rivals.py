@@ -183,3 +183,12 @@ def test_the_table_labels_its_models_and_the_conclusion_reads_its_numbers():
     assert "No method lowered" in nothing and "the judge flags none of the starting policy's summaries" in nothing
     with pytest.raises(LabsError, match="one summary per reference"):
         rivals.rival_table([before], refs, WordReward(), judge.WordListJudge())
+
+
+def test_a_judge_without_the_named_label_is_refused_in_one_sentence():
+    from labs_helpers.rlhf.rewards import label_index
+
+    neutral, toxic = judge.COURSE_JUDGE_LABELS
+    assert label_index({0: neutral, 1: toxic}, toxic) == 1
+    with pytest.raises(LabsError, match="no label named 'toxic'; its labels are 'neutral', 'offensive'"):
+        label_index({0: "neutral", 1: "offensive"}, toxic)
