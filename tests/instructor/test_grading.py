@@ -46,16 +46,23 @@ def write(path: Path, notebook) -> None:
     nbformat.write(notebook, path)
 
 
-def run_grader(tmp_path: Path, folder: Path, *options: str) -> dict:
-    """Run ``python -m labs_helpers.instructor.grade`` on ``folder``; the gradebook's rows by (student, notebook)."""
-    out = tmp_path / "graded"
+def grade_into(root: Path, folder: Path, *options: str, key=lambda row: (row["student"], row["notebook"])):
+    """Run ``python -m labs_helpers.instructor.grade`` on ``folder`` into ``root/graded``; the run folder and
+    the gradebook's rows grouped by ``key`` (by default (student, notebook))."""
+    out = root / "graded"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LABS_CACHE", str(tmp_path / "cache"))
+        patch.setenv("LABS_CACHE", str(root / "cache"))
         assert grade.main([str(folder), "--out", str(out), "--dataset", str(dataset_dir()), *options]) == 0
     rows: dict = {}
     with open(out / "gradebook.csv", newline="") as handle:
         for row in csv.DictReader(handle):
-            rows.setdefault((row["student"], row["notebook"]), []).append(row)
+            rows.setdefault(key(row), []).append(row)
+    return out, rows
+
+
+def run_grader(tmp_path: Path, folder: Path, *options: str) -> dict:
+    """The grader's run folder and its rows by (student, notebook)."""
+    out, rows = grade_into(tmp_path, folder, *options)
     return {"rows": rows, "out": out}
 
 

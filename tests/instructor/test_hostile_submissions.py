@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from conftest import dataset_dir
-from test_grading import DECODING, by_id, write
+from test_grading import DECODING, by_id, grade_into, write
 
 from labs_helpers.instructor import grade
 from labs_helpers.instructor.sandbox import namespaces_work
@@ -95,15 +95,7 @@ def sleepers() -> list[int]:
 
 def run(root: Path, folder: Path, *options: str) -> tuple[Path, dict]:
     """Grade ``folder`` into ``root/graded``; the run folder and the gradebook's rows by submission."""
-    out = root / "graded"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LABS_CACHE", str(root / "cache"))
-        assert grade.main([str(folder), "--out", str(out), "--dataset", str(dataset_dir()), *options]) == 0
-    rows: dict = {}
-    with open(out / "gradebook.csv", newline="") as handle:
-        for row in csv.DictReader(handle):
-            rows.setdefault(row["submission"], []).append(row)
-    return out, rows
+    return grade_into(root, folder, *options, key=lambda row: row["submission"])
 
 
 @pytest.fixture(scope="module")
