@@ -114,8 +114,10 @@ def grade_all(found: list[Submission], options, sandbox: Sandbox, out: Path, boo
                 (workdir / submission.path.name).write_bytes(submission.path.read_bytes())  # its private copy
                 how = Grading(sandbox, kit, readable, {**env, "LABS_RUN_DIR": str(workdir / "run")}, options.time_limit)
                 how.env = sandbox.env(workdir, how.env)
-                scores, note = grade_notebook(notebook, assignment, workdir, how)
-                kill_descendants()
+                try:
+                    scores, note = grade_notebook(notebook, assignment, workdir, how)
+                finally:  # Ctrl-C included: nothing a submission started outlives its turn
+                    kill_descendants()
                 gradebook.write_executed(out, submission, notebook)
             book.add(submission, scores, note)
             gradebook.write_feedback(out, submission, scores, note)
