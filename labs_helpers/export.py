@@ -18,6 +18,12 @@ def size_on_disk(path: str | Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+def weights_size(folder: str | Path) -> int:
+    """Bytes of the weight files under a folder (safetensors, .bin), without its tokenizer and config files."""
+    files = [p for p in Path(folder).rglob("*") if p.is_file() and p.suffix in (".safetensors", ".bin")]
+    return sum(p.stat().st_size for p in files)
+
+
 def format_bytes(n: float) -> str:
     """A byte count as a short human-readable string (KB, MB, GB; powers of 1000)."""
     for unit in ("B", "KB", "MB"):

@@ -4,7 +4,7 @@ import warnings
 
 import torch
 
-from labs_helpers.export import format_bytes, quantize_int8, size_on_disk, state_dict_bytes
+from labs_helpers.export import format_bytes, quantize_int8, size_on_disk, state_dict_bytes, weights_size
 
 
 def test_quantize_int8_is_smaller_and_still_generates(model_and_tokenizer):
@@ -29,4 +29,7 @@ def test_sizes(tmp_path):
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "b").write_bytes(b"x" * 500)
     assert size_on_disk(tmp_path) == 2000 and size_on_disk(tmp_path / "a") == 1500
+    (tmp_path / "model.safetensors").write_bytes(b"w" * 300)
+    (tmp_path / "tokenizer.json").write_bytes(b"t" * 100)
+    assert weights_size(tmp_path) == 300
     assert [format_bytes(n) for n in (999, 1500, 2_500_000, 3_000_000_000)] == ["999 B", "1.5 KB", "2.5 MB", "3.0 GB"]
