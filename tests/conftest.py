@@ -86,3 +86,14 @@ def cli_env(settings, standin_path, monkeypatch, tmp_path):
     get_settings.cache_clear()
     yield tmp_path
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test: on tiny tensors it is faster than two on a shared CPU, same numbers."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

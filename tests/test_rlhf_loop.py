@@ -12,13 +12,7 @@ from labs_helpers.rlhf import PPOConfig, PPOTrainer, build_policy
 from labs_helpers.rlhf.loop import PRINTED, draw_length, history_table, print_step, query_batches, train_ppo
 from labs_helpers.rlhf.tiny import tiny_lora_config
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def test_query_batches_cover_every_query_once_per_pass_and_drop_the_tail():

@@ -23,13 +23,7 @@ VOCAB = 64
 FAST = dict(learning_rate=3e-3, batch_size=8, mini_batch_size=4)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread is faster than two on a shared CPU (and gives the same numbers here)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def queries(n: int, seed: int = 0) -> list[torch.Tensor]:

@@ -12,13 +12,7 @@ from labs_helpers.errors import LabsError
 from labs_helpers.rlhf import dpo, judge, rivals, toxic_slice
 from labs_helpers.rlhf.tiny import tiny_policy
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 class WordReward:

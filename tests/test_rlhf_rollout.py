@@ -19,13 +19,7 @@ from labs_helpers.rlhf import (
 )
 from labs_helpers.rlhf.tiny import tiny_lora_config, tiny_t5
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def test_encode_queries_pads_on_the_right_even_for_a_left_padding_tokenizer(model_and_tokenizer):
