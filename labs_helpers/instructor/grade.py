@@ -112,8 +112,8 @@ def grade_all(found: list[Submission], options, sandbox: Sandbox, out: Path, boo
                 workdir = private / f"submission-{number}"
                 sandbox.prepare(workdir)
                 (workdir / submission.path.name).write_bytes(submission.path.read_bytes())  # its private copy
-                how = Grading(sandbox, kit, readable, {**env, "LABS_RUN_DIR": str(workdir / "run")}, options.time_limit)
-                how.env = sandbox.env(workdir, how.env)
+                kernel_env_here = sandbox.env(workdir, {**env, "LABS_RUN_DIR": str(workdir / "run")})
+                how = Grading(sandbox, kit, readable, kernel_env_here, options.time_limit)
                 try:
                     scores, note = grade_notebook(notebook, assignment, workdir, how)
                 finally:  # Ctrl-C included: nothing a submission started outlives its turn
