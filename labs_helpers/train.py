@@ -253,7 +253,7 @@ def _train_ppo(args: argparse.Namespace) -> dict:
     else:
         folder = claim(new_run_folder(Path(settings.run_dir) / "train", args.kind))
     try:
-        return train(run, settings, dataset, folder)  # type: ignore[arg-type]
+        return train(run, dataset, folder)  # type: ignore[arg-type]
     except (LabsError, KeyboardInterrupt):
         discard_if_empty(folder)  # a refused or interrupted run that wrote nothing leaves no folder
         raise

@@ -32,3 +32,24 @@ def test_an_adapter_of_another_model_is_refused(tmp_path):
     start.check_adapter_base(folder, "model-a")
     with pytest.raises(LabsError, match="trained on model-a, not on model-b"):
         start.check_adapter_base(folder, "model-b")
+
+
+def test_start_adapter_takes_notebook_05s_adapter_before_training_one(tmp_path, settings):
+    fallback = start.lora_fallback(settings, "m")
+    assert fallback.kind == "lora" and fallback.steps == max(1, settings.train_steps // 4)
+    found = adapter(tmp_path / "05_peft_lora" / "run-001" / "adapter", "m")
+    assert start.start_adapter(tmp_path, fallback, None, tmp_path / "ppo") == found
+
+
+def test_a_ppo_and_a_dpo_run_take_the_same_fields_from_the_settings(settings):
+    from labs_helpers.rlhf.dpo_run import DPORun
+    from labs_helpers.rlhf.run import PPORun, summary_fields
+
+    ppo, dpo = PPORun.from_settings(settings, "m", steps=3), DPORun.from_settings(settings, "m", beta=0.2)
+    shared = start.run_fields(settings, "m")
+    assert shared["device"] == settings.device and shared["max_new_tokens"] == settings.max_new_tokens
+    assert all(getattr(dpo, k) == v for k, v in shared.items()) and ppo.steps == 3
+    assert all(getattr(ppo, k) == v for k, v in shared.items() if k != "steps")
+    assert ppo.learning_rate == settings.ppo_lr and dpo.dpo.beta == 0.2
+    fields = ["model", "adapter", "reference", "steps", "learning_rate", "batch_size", "seed"]
+    assert list(summary_fields(ppo)) == fields  # the summary as before: no machine fields

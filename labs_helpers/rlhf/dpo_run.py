@@ -21,9 +21,10 @@ from ..errors import LabsError
 from ..runs import FINAL
 from .dpo import DPOConfig
 from .policy import REFERENCES, check_adapter_folder
-from .start import check_adapter_base
+from .start import check_adapter_base, run_fields
 
 if TYPE_CHECKING:
+    from ..finetuning import FinetunePlan
     from ..settings import Settings
 
 HISTORY = "dpo_history.csv"
@@ -33,7 +34,7 @@ CARD = "dpo_policy.json"
 
 @dataclasses.dataclass(frozen=True)
 class DPORun:
-    """One DPO run: the model, where it starts, the KL reference, PPO's generation budget and DPO's settings."""
+    """One DPO run, made once from the settings: as ``PPORun``, with DPO's settings for PPO's learning rate."""
 
     model: str
     adapter: str | None
@@ -41,6 +42,11 @@ class DPORun:
     steps: int  # PPO steps this run matches in generations: steps x batch_size summaries, two per pair
     batch_size: int
     seed: int
+    device: str
+    offline: bool
+    max_new_tokens: int
+    run_dir: str
+    fallback: FinetunePlan
     dpo: DPOConfig = dataclasses.field(default_factory=DPOConfig)
 
     def __post_init__(self) -> None:
@@ -60,20 +66,11 @@ class DPORun:
         return self.steps * self.batch_size // 2
 
     @classmethod
-    def from_settings(cls, settings: Settings, model: str, beta: float | None = None, **overrides: Any) -> DPORun:
+    def from_settings(cls, settings: Settings, model: str, **overrides: Any) -> DPORun:
         """The settings' PPO budget (LABS_PPO_STEPS, LABS_PPO_BATCH_SIZE), DPO's defaults, options on top."""
-        config = DPOConfig(
-            **{k: v for k, v in (("beta", beta), ("learning_rate", overrides.pop("learning_rate", None))) if v}
-        )
-        values = dict(
-            model=model,
-            adapter=None,
-            reference="instruct",
-            steps=settings.ppo_steps,
-            batch_size=settings.ppo_batch_size,
-            seed=settings.seed,
-        )
-        return cls(**(values | {k: v for k, v in overrides.items() if v is not None}), dpo=config)
+        dpo = {k: overrides.pop(k, None) for k in ("beta", "learning_rate")}  # DPOConfig's, not the run's
+        values = run_fields(settings, model) | {"dpo": DPOConfig(**{k: v for k, v in dpo.items() if v})}
+        return cls(**(values | {k: v for k, v in overrides.items() if v is not None}))
 
 
 def save_adapter(folder: Path, model: Any, tokenizer: Any, card: dict) -> Path:
@@ -92,7 +89,7 @@ def save_adapter(folder: Path, model: Any, tokenizer: Any, card: dict) -> Path:
     return folder
 
 
-def run_dpo(run: DPORun, settings: Settings, dataset: Any, folder: str | Path) -> dict[str, Any]:
+def run_dpo(run: DPORun, dataset: Any, folder: str | Path) -> dict[str, Any]:
     """Train ``run`` into ``folder`` (the adapter in ``final/``, the history, a summary); returns the summary."""
     import pandas as pd
     import torch
@@ -100,23 +97,23 @@ def run_dpo(run: DPORun, settings: Settings, dataset: Any, folder: str | Path) -
 
     from .data import build_lab_dataset, query_tensors, summary_token_budget
     from .dpo import make_pairs, train_dpo
-    from .run import _policy, reward_for
+    from .run import _policy, reward_for, summary_fields
     from .toxic_slice import select_slice
 
     folder = Path(folder)
     set_seed(run.seed)
     tokenizer = AutoTokenizer.from_pretrained(run.model)
-    reward = reward_for(settings)
+    reward = reward_for(run.offline)
     part = select_slice(build_lab_dataset(dataset["train"], tokenizer, run.seed)["train"], reward, run.dpo.batch_size)
-    policy, adapter = _policy(run, settings, dataset, folder)  # type: ignore[arg-type]
-    length = min(settings.max_new_tokens, summary_token_budget(tokenizer, dataset["train"]["summary"][:2000]))
+    policy, adapter = _policy(run, dataset, folder)  # type: ignore[arg-type]
+    length = min(run.max_new_tokens, summary_token_budget(tokenizer, dataset["train"]["summary"][:2000]))
     pairs, ties = make_pairs(policy, tokenizer, query_tensors(part.train), reward, length, run.seed, count=run.pairs)
     torch.manual_seed(run.seed)
     history = train_dpo(policy, pairs, run.dpo, run.seed)
     card = {"reference": run.reference, "start_adapter": str(adapter), "beta": run.dpo.beta, "pairs": len(pairs)}
     save_adapter(folder / FINAL, policy, tokenizer, card)
     pd.DataFrame(history).to_csv(folder / HISTORY, index_label="update")
-    summary = dataclasses.asdict(run) | {
+    summary = summary_fields(run) | {
         "adapter": str(adapter),
         "output_dir": str(folder),
         "final": str(folder / FINAL),

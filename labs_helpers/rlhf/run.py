@@ -17,26 +17,34 @@ from ..errors import LabsError
 from ..runs import FINAL, Interrupted
 from .policy import REFERENCES, check_adapter_folder
 from .ppo import PPOConfig
-from .start import check_adapter_base, starting_adapter
+from .start import check_adapter_base, run_fields, start_adapter
 
 if TYPE_CHECKING:
+    from ..finetuning import FinetunePlan
     from ..settings import Settings
 
 HISTORY = "ppo_history.csv"
 SUMMARY = "train_summary.json"
+# Where and how a run trains rather than what it is: fields its summary leaves out.
+MACHINE = ("device", "offline", "max_new_tokens", "run_dir", "fallback")
 
 
 @dataclasses.dataclass(frozen=True)
 class PPORun:
-    """One PPO run: the model, where PPO starts, the KL reference and the budgets."""
+    """One PPO run, made once from the settings: the model, where PPO starts, the KL reference, budgets, machine."""
 
     model: str
-    adapter: str | None  # None: notebook 05's latest adapter for the model, else a LoRA trained first
+    adapter: str | None  # None: notebook 05's latest adapter for the model, else ``fallback`` trained first
     reference: str
     steps: int
     learning_rate: float
     batch_size: int
     seed: int
+    device: str
+    offline: bool  # the offline reward (alt-profanity-check), not the course's RoBERTa
+    max_new_tokens: int  # at most: the lab's summaries may ask for fewer
+    run_dir: str  # where notebook 05's adapters are looked for
+    fallback: FinetunePlan  # the short LoRA trained first when no adapter is given or found
 
     def __post_init__(self) -> None:
         if self.reference not in REFERENCES:
@@ -68,26 +76,23 @@ class PPORun:
     @classmethod
     def from_settings(cls, settings: Settings, model: str, **overrides: Any) -> PPORun:
         """The settings' PPO budgets (LABS_PPO_*), the 'instruct' reference, options on top."""
-        values = dict(
-            model=model,
-            adapter=None,
-            reference="instruct",
-            steps=settings.ppo_steps,
-            learning_rate=settings.ppo_lr,
-            batch_size=settings.ppo_batch_size,
-            seed=settings.seed,
-        )
+        values = run_fields(settings, model) | {"learning_rate": settings.ppo_lr}
         return cls(**(values | {k: v for k, v in overrides.items() if v is not None}))
 
 
-def reward_for(settings: Settings) -> Any:
+def summary_fields(run: Any) -> dict[str, Any]:
+    """A PPO or DPO run's fields for its summary: what it trains, not the machine it trains on (``MACHINE``)."""
+    return {k: v for k, v in dataclasses.asdict(run).items() if k not in MACHINE}
+
+
+def reward_for(offline: bool) -> Any:
     """The course's RoBERTa reward on the course profile; alt-profanity-check offline."""
     from .rewards import ProfanityCheckReward, load_classifier_reward
 
-    return ProfanityCheckReward() if settings.offline else load_classifier_reward()
+    return ProfanityCheckReward() if offline else load_classifier_reward()
 
 
-def _policy(run: PPORun, settings: Settings, dataset: Any, folder: Path) -> tuple[Any, Path]:
+def _policy(run: PPORun, dataset: Any, folder: Path) -> tuple[Any, Path]:
     from transformers import AutoModelForSeq2SeqLM
 
     from .policy import build_policy
@@ -95,12 +100,12 @@ def _policy(run: PPORun, settings: Settings, dataset: Any, folder: Path) -> tupl
     if run.adapter is not None:
         adapter = Path(run.adapter)
     else:
-        adapter = starting_adapter(settings, dataset, run.model, folder)
+        adapter = start_adapter(run.run_dir, run.fallback, dataset, folder)
     base = AutoModelForSeq2SeqLM.from_pretrained(run.model, dtype="float32")
-    return build_policy(base, adapter, reference=run.reference).to(settings.device), adapter
+    return build_policy(base, adapter, reference=run.reference).to(run.device), adapter
 
 
-def run_ppo(run: PPORun, settings: Settings, dataset: Any, folder: str | Path) -> dict[str, Any]:
+def run_ppo(run: PPORun, dataset: Any, folder: str | Path) -> dict[str, Any]:
     """Train ``run`` into ``folder`` (the policy in ``final/``, the history, a summary); returns the summary."""
     import torch
     from transformers import AutoTokenizer, set_seed
@@ -115,10 +120,10 @@ def run_ppo(run: PPORun, settings: Settings, dataset: Any, folder: str | Path) -
     set_seed(run.seed)
     tokenizer = AutoTokenizer.from_pretrained(run.model)
     lab_data = build_lab_dataset(dataset["train"], tokenizer, seed=run.seed)
-    policy, adapter = _policy(run, settings, dataset, folder)
-    trainer, reward = PPOTrainer(config, policy, tokenizer), reward_for(settings)
+    policy, adapter = _policy(run, dataset, folder)
+    trainer, reward = PPOTrainer(config, policy, tokenizer), reward_for(run.offline)
     budget = summary_token_budget(tokenizer, dataset["train"]["summary"][:2000])
-    max_new_tokens = min(settings.max_new_tokens, budget)
+    max_new_tokens = min(run.max_new_tokens, budget)
     torch.manual_seed(run.seed)
     done: list[int] = []
 
@@ -137,7 +142,7 @@ def run_ppo(run: PPORun, settings: Settings, dataset: Any, folder: str | Path) -
         ) from None
     save_policy(folder / FINAL, policy, trainer.value_head, tokenizer, ppo_steps=run.steps)
     history_table(history).to_csv(folder / HISTORY)
-    summary = dataclasses.asdict(run) | {
+    summary = summary_fields(run) | {
         "adapter": str(adapter),
         "output_dir": str(folder),
         "final": str(folder / FINAL),

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import LabsError
 
 if TYPE_CHECKING:
+    from ..finetuning import FinetunePlan
     from ..settings import Settings
 
 ADAPTER = "adapter"  # the sub-folder of a notebook-05 run that holds its adapter
@@ -44,20 +45,47 @@ def latest_adapter(parent: str | Path, model_name: str, inside: str = ADAPTER) -
     return max(found, key=lambda p: p.relative_to(parent).parts[0], default=None)
 
 
-def starting_adapter(settings: Settings, dataset: Any, model_name: str, run_folder: str | Path) -> Path:
-    """Notebook 05's latest adapter for ``model_name``, else one an earlier PPO run trained, else a short LoRA now."""
-    from ..finetuning import FinetunePlan, finetune
+def lora_fallback(settings: Settings, model_name: str) -> FinetunePlan:
+    """The LoRA run PPO trains first when notebook 05 left no adapter: the settings' LoRA, a quarter of the steps."""
+    from ..finetuning import FinetunePlan
 
-    run_dir = Path(settings.run_dir)
-    found = latest_adapter(run_dir / "05_peft_lora", model_name) or latest_adapter(
-        run_dir / "06_rlhf_detox", model_name, FALLBACK
+    return FinetunePlan.from_settings("lora", settings, model_name, steps=max(1, settings.train_steps // 4))
+
+
+def run_fields(settings: Settings, model_name: str) -> dict[str, Any]:
+    """What a PPO or DPO run takes from the settings: the budgets, the seed, the machine and its fallback start."""
+    return dict(
+        model=model_name,
+        adapter=None,
+        reference="instruct",
+        steps=settings.ppo_steps,
+        batch_size=settings.ppo_batch_size,
+        seed=settings.seed,
+        device=settings.device,
+        offline=settings.offline,
+        max_new_tokens=settings.max_new_tokens,
+        run_dir=str(settings.run_dir),
+        fallback=lora_fallback(settings, model_name),
+    )
+
+
+def start_adapter(run_dir: str | Path, fallback: FinetunePlan, dataset: Any, run_folder: str | Path) -> Path:
+    """Notebook 05's latest adapter for ``fallback.model``, else an earlier PPO run's, else ``fallback`` trained now."""
+    from ..finetuning import finetune
+
+    run_dir = Path(run_dir)
+    found = latest_adapter(run_dir / "05_peft_lora", fallback.model) or latest_adapter(
+        run_dir / "06_rlhf_detox", fallback.model, FALLBACK
     )
     if found is not None:
         return found
-    steps = max(1, settings.train_steps // 4)
-    print(f"no adapter of notebook 05 for this model: training the same LoRA now, {steps} steps (a quarter)")
-    plan = FinetunePlan.from_settings("lora", settings, model_name, steps=steps)
-    return finetune(plan, dataset, output_dir=Path(run_folder) / "lora").final_dir
+    print(f"no adapter of notebook 05 for this model: training the same LoRA now, {fallback.steps} steps (a quarter)")
+    return finetune(fallback, dataset, output_dir=Path(run_folder) / "lora").final_dir
+
+
+def starting_adapter(settings: Settings, dataset: Any, model_name: str, run_folder: str | Path) -> Path:
+    """``start_adapter`` with the settings' run folder and LoRA (notebook 06 and the RLHF benchmark)."""
+    return start_adapter(settings.run_dir, lora_fallback(settings, model_name), dataset, run_folder)
 
 
 def check_adapter_base(folder: str | Path, model_name: str) -> None:
