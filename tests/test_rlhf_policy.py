@@ -131,6 +131,18 @@ def test_save_and_load_round_trip_and_never_overwrite(tmp_path):
     assert save_policy(tmp_path / "empty", model, head).is_dir()  # an empty folder may be used
 
 
+def test_a_save_that_fails_halfway_leaves_nothing(tmp_path):
+    from labs_helpers.rlhf.policy import save_atomically
+
+    def write(tmp):
+        (tmp / "adapter_config.json").write_text("{}")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        save_atomically(tmp_path / "final", write)
+    assert list(tmp_path.iterdir()) == []  # no final/, no .partial- folder
+
+
 def test_load_value_head_names_what_is_missing(tmp_path):
     with pytest.raises(LabsError, match="value_head.safetensors"):
         load_value_head(tmp_path)

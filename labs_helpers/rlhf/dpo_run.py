@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import LabsError
 from ..runs import FINAL
 from .dpo import DPOConfig
-from .policy import REFERENCES, check_adapter_folder
+from .policy import REFERENCES, check_adapter_folder, save_atomically
 from .start import check_adapter_base, run_fields
 
 if TYPE_CHECKING:
@@ -74,19 +71,14 @@ class DPORun:
 
 
 def save_adapter(folder: Path, model: Any, tokenizer: Any, card: dict) -> Path:
-    """The adapter, tokenizer and card written atomically into ``folder`` (never into an existing one)."""
-    if folder.exists():
-        raise LabsError(f"{folder} already exists: the kit never overwrites a saved policy; choose a new folder.")
-    tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".partial-", dir=folder.parent))
-    try:
+    """The adapter, tokenizer and card written atomically into ``folder`` (never into a non-empty one)."""
+
+    def write(tmp: Path) -> None:
         model.save_pretrained(str(tmp))
         tokenizer.save_pretrained(str(tmp))
         (tmp / CARD).write_text(json.dumps(card, indent=2))
-        os.replace(tmp, folder)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return folder
+
+    return save_atomically(folder, write)
 
 
 def run_dpo(run: DPORun, dataset: Any, folder: str | Path) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +173,11 @@ def _write_policy(tmp: Path, model: Any, value_head: ValueHead, tokenizer: Any, 
 
 def save_policy(folder: str | Path, model: Any, value_head: ValueHead, tokenizer: Any = None, **card: Any) -> Path:
     """Save adapter + value head (+ tokenizer) into ``folder`` atomically; never into a non-empty folder."""
+    return save_atomically(folder, lambda tmp: _write_policy(tmp, model, value_head, tokenizer, card))
+
+
+def save_atomically(folder: str | Path, write: Callable[[Path], None]) -> Path:
+    """``write`` into a temporary folder beside ``folder``, then move it into place; never into a non-empty one."""
     folder = Path(folder)
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise LabsError(
@@ -180,7 +186,7 @@ def save_policy(folder: str | Path, model: Any, value_head: ValueHead, tokenizer
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".partial-", dir=folder.parent))
     try:
-        _write_policy(tmp, model, value_head, tokenizer, card)
+        write(tmp)
         if folder.exists():
             folder.rmdir()  # empty (checked above); os.replace needs it gone
         os.replace(tmp, folder)
