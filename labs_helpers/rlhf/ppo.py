@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 
+from .. import course
 from ..errors import LabsError
 from . import ppo_math as pm
 from .policy import ValueHead, check_seq2seq, trainable_parameters, value_head_for
@@ -46,10 +47,10 @@ from .rollout import (
 class PPOConfig:
     """PPO settings: trl 0.4.2.dev0's defaults with the lab's four choices, except ``max_grad_norm`` (see below)."""
 
-    learning_rate: float = 1.41e-5
+    learning_rate: float = course.PPO_LEARNING_RATE
     ppo_epochs: int = 1
-    mini_batch_size: int = 4
-    batch_size: int = 16
+    mini_batch_size: int = course.PPO_MINI_BATCH_SIZE
+    batch_size: int = course.PPO_BATCH_SIZE
     init_kl_coef: float = 0.2
     adaptive_kl: bool = True
     target: float = 6.0  # the KL the adaptive controller aims at
@@ -72,11 +73,13 @@ class PPOConfig:
         if self.batch_size % self.mini_batch_size:
             raise LabsError(
                 f"PPOConfig(batch_size={self.batch_size}, mini_batch_size={self.mini_batch_size}): "
-                "batch_size must be a multiple of mini_batch_size (the lab: 16 and 4)."
+                f"batch_size must be a multiple of mini_batch_size (the lab: {course.PPO_BATCH_SIZE} and "
+                f"{course.PPO_MINI_BATCH_SIZE})."
             )
         if not self.learning_rate > 0:
             raise LabsError(
-                f"PPOConfig(learning_rate={self.learning_rate!r}): use a positive number (the lab: 1.41e-5)."
+                f"PPOConfig(learning_rate={self.learning_rate!r}): use a positive number "
+                f"(the lab: {course.PPO_LEARNING_RATE:g})."
             )
 
 

@@ -55,7 +55,9 @@ class PPORun:
         if self.steps < 1:
             raise LabsError(f"--steps {self.steps}: use 1 or more PPO steps.")
         if not self.learning_rate > 0:
-            raise LabsError(f"--lr {self.learning_rate}: use a positive learning rate (the lab: 1.41e-5).")
+            raise LabsError(
+                f"--lr {self.learning_rate}: use a positive learning rate (the lab: {course.PPO_LEARNING_RATE:g})."
+            )
         if self.adapter is not None:
             check_adapter_folder(self.adapter)
             check_adapter_base(self.adapter, self.model)
