@@ -16,9 +16,9 @@ Modules: ``ppo_math`` (the formulas), ``rollout`` (sampling, log-probs), ``polic
 value head, KL reference, save/load), ``ppo`` (config, trainer), ``loop`` (the lab's loop),
 ``rewards`` / ``toxicity`` / ``reward_hacking`` (reward models and what they measure), ``data``
 (the lab's data path), ``start`` (the adapter PPO starts from), ``evaluate`` (before vs after:
-intervals, a paired test, the lab's own measurement), ``run`` (``train ppo``), ``tiny`` (a tiny
-random T5 for tests). Section 13's measured lesson: ``toxic_slice`` (the dialogues where the reward
-has signal), ``judge`` (a second toxicity measure PPO never saw), ``dpo`` (DPO for seq2seq),
+intervals, a paired test, the lab's own measurement), ``run`` (``train ppo``). Section 13's
+measured lesson: ``toxic_slice`` (the dialogues where the reward has signal), ``judge`` (a second
+toxicity measure PPO never saw), ``dpo`` (DPO for seq2seq),
 ``rivals`` (best-of-n and the one table), ``arena`` (that table in one call, for the benchmark),
 ``dpo_run`` (``train dpo``). Notebook 06 reaches these as ``rlhf.<module>``.
 """

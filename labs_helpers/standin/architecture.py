@@ -8,7 +8,8 @@ if TYPE_CHECKING:
     from transformers import T5ForConditionalGeneration
 
 # FLAN-T5's layout without its sizes, as in google/flan-t5-base's config.json: what every T5 the kit
-# builds shares with it (the stand-ins here; the benchmarks' full-size model in benchmarks/shapes.py).
+# builds shares with it (the stand-ins here; the benchmarks' full-size model in benchmarks/shapes.py;
+# the rlhf tests' tiny T5 in tests/rlhf/tiny_models.py).
 # tie_word_embeddings=False is how transformers 5 marks T5 v1.1 / FLAN-T5: no rescaling of the
 # decoder output before the LM head (it ties the weights of a newly built T5 either way).
 FLAN_T5_LAYOUT = dict(

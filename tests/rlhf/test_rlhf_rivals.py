@@ -7,10 +7,10 @@ import math
 import pytest
 import torch
 from datasets import Dataset
+from tiny_models import tiny_policy
 
 from labs_helpers.errors import LabsError
 from labs_helpers.rlhf import dpo, judge, rivals, toxic_slice
-from labs_helpers.rlhf.tiny import tiny_policy
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
@@ -135,9 +135,8 @@ def test_a_non_finite_dpo_loss_stops_the_run(monkeypatch):
 
 def test_make_pairs_ranks_two_samples_by_the_reward(standin_path):
     from peft import get_peft_model
+    from tiny_models import tiny_lora_config
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
-
-    from labs_helpers.rlhf.tiny import tiny_lora_config
 
     tokenizer = AutoTokenizer.from_pretrained(standin_path)
     policy = get_peft_model(AutoModelForSeq2SeqLM.from_pretrained(standin_path), tiny_lora_config())

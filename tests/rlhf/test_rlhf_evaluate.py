@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tiny_models import tiny_policy
 
 from labs_helpers.errors import LabsError
 from labs_helpers.rlhf import evaluate as rl_eval
 from labs_helpers.rlhf.ppo import PPOConfig, PPOTrainer
-from labs_helpers.rlhf.tiny import tiny_policy
 
 
 class LengthReward:

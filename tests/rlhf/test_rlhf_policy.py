@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+from tiny_models import tiny_policy, tiny_t5
 
 from labs_helpers.errors import LabsError
 from labs_helpers.rlhf import (
@@ -20,7 +21,6 @@ from labs_helpers.rlhf import (
     trainable_parameters,
     value_head_for,
 )
-from labs_helpers.rlhf.tiny import tiny_policy, tiny_t5
 
 VOCAB = 48
 INPUTS = dict(

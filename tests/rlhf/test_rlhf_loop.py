@@ -6,11 +6,11 @@ import random
 
 import pytest
 import torch
+from tiny_models import tiny_lora_config
 
 from labs_helpers.errors import LabsError
 from labs_helpers.rlhf import PPOConfig, PPOTrainer, build_policy
 from labs_helpers.rlhf.loop import PRINTED, draw_length, history_table, print_step, query_batches, train_ppo
-from labs_helpers.rlhf.tiny import tiny_lora_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
@@ -63,7 +63,7 @@ def test_train_ppo_on_the_standin_prints_the_labs_values(standin_path, tmp_path,
 
 
 def test_train_ppo_needs_texts_to_score():
-    from labs_helpers.rlhf.tiny import tiny_policy
+    from tiny_models import tiny_policy
 
     trainer = PPOTrainer(PPOConfig(batch_size=2, mini_batch_size=1), tiny_policy(32))
     with pytest.raises(LabsError, match="tokenizer"):

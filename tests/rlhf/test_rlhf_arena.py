@@ -22,10 +22,10 @@ class LengthReward:
 def test_run_arena_fills_one_row_per_method_with_its_compute(standin_path, tmp_path):
     from datasets import Dataset
     from peft import get_peft_model
+    from tiny_models import tiny_lora_config
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
     from labs_helpers.rlhf.judge import WordListJudge
-    from labs_helpers.rlhf.tiny import tiny_lora_config
 
     tokenizer = AutoTokenizer.from_pretrained(standin_path)
     get_peft_model(AutoModelForSeq2SeqLM.from_pretrained(standin_path), tiny_lora_config()).save_pretrained(tmp_path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tiny_models import tiny_policy, tiny_t5
 
 from labs_helpers.errors import LabsError
 from labs_helpers.rlhf import (
@@ -17,7 +18,6 @@ from labs_helpers.rlhf import (
     reference_logprobs,
 )
 from labs_helpers.rlhf.ppo_math import response_mask
-from labs_helpers.rlhf.tiny import tiny_policy, tiny_t5
 
 VOCAB = 64
 FAST = dict(learning_rate=3e-3, batch_size=8, mini_batch_size=4)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tiny_models import tiny_lora_config, tiny_t5
 
 from labs_helpers.errors import LabsError
 from labs_helpers.rlhf import (
@@ -17,7 +18,6 @@ from labs_helpers.rlhf import (
     reference_logprobs,
     sample_responses,
 )
-from labs_helpers.rlhf.tiny import tiny_lora_config, tiny_t5
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
