@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from labs_helpers.standin.architecture import FLAN_T5_LAYOUT
+from labs_helpers.standin.architecture import FLAN_T5_LAYOUT, GENERATION_IDS
 
 if TYPE_CHECKING:
     from transformers import T5ForConditionalGeneration
@@ -71,5 +71,5 @@ def build_model(config: dict[str, Any], seed: int) -> T5ForConditionalGeneration
     model = T5ForConditionalGeneration(T5Config(**config))
     if model.lm_head.weight is model.shared.weight:  # transformers 5 ties a newly built T5; FLAN-T5 is untied
         model.lm_head.weight = torch.nn.Parameter(model.shared.weight.detach().clone())
-    model.generation_config = GenerationConfig(decoder_start_token_id=0, eos_token_id=1, pad_token_id=0)
+    model.generation_config = GenerationConfig(**GENERATION_IDS)
     return model.eval()

@@ -23,6 +23,8 @@ FLAN_T5_LAYOUT = dict(
     eos_token_id=1,
     decoder_start_token_id=0,
 )
+# What generate() needs of the layout: the same ids on every model the kit builds.
+GENERATION_IDS = {k: FLAN_T5_LAYOUT[k] for k in ("decoder_start_token_id", "eos_token_id", "pad_token_id")}
 # The instant stand-in's shape, and the pre-trained one's at the plan's width (config_for).
 MODEL_CONFIG = dict(d_model=128, d_kv=32, num_heads=4, d_ff=256, num_layers=2, num_decoder_layers=2, **FLAN_T5_LAYOUT)
 
@@ -45,7 +47,7 @@ def random_model(
     model = T5ForConditionalGeneration(T5Config(vocab_size=vocab_size, **(config or MODEL_CONFIG)))
     if scale_embedding:
         _scale_embedding(model)
-    model.generation_config = GenerationConfig(decoder_start_token_id=0, eos_token_id=1, pad_token_id=0)
+    model.generation_config = GenerationConfig(**GENERATION_IDS)
     return model
 
 
