@@ -14,8 +14,10 @@ QUIET := TQDM_DISABLE=1 HF_DATASETS_DISABLE_PROGRESS_BARS=1 HF_HUB_DISABLE_PROGR
 SHARED_DATASET := $(if $(SHARED_DATA),LABS_DATASET=$(abspath $(SHARED_DATA)))
 # A local copy of DialogSum next to the kit (as in CI) is used offline unless LABS_DATASET is set.
 LOCAL_DATA := $(if $(LABS_DATASET),,$(SHARED_DATASET))
+# CPU threads sleep while they wait (labs_helpers/threads.py: a job beside this one slows it far less).
+THREADS := OMP_WAIT_POLICY=$(or $(OMP_WAIT_POLICY),PASSIVE)
 # fp32 arithmetic in tests: checked outputs must not depend on whether the CI machine has native bf16.
-TEST_ENV := $(QUIET) LABS_PROFILE=offline LABS_STANDIN=instant LABS_AUTOCAST=off $(SHARED_DATASET)
+TEST_ENV := $(QUIET) $(THREADS) LABS_PROFILE=offline LABS_STANDIN=instant LABS_AUTOCAST=off $(SHARED_DATASET)
 
 .PHONY: labs test ui-test lab student grade course bench install clean-notebooks check-notebooks
 
@@ -62,7 +64,7 @@ bench: $(VENV)/.installed
 
 lab: $(VENV)/.installed
 	$(PY) -c "import jupyterlab" 2>/dev/null || $(PY) -m pip install -e ".[lab]"
-	$(VENV)/bin/jupyter lab notebooks/
+	$(THREADS) $(VENV)/bin/jupyter lab notebooks/
 
 # For authors: execute notebooks under the test settings and keep outputs only in checked cells.
 clean-notebooks: $(VENV)/.installed

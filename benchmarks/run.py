@@ -32,7 +32,7 @@ from benchmarks import report  # noqa: E402
 from benchmarks.measure import load_average, log, machine_info  # noqa: E402
 from benchmarks.shapes import FLAN_T5_BASE, FULL, QUICK, TINY, TINY_SIZES  # noqa: E402
 
-SECTIONS = "gen,eval,cpu,train,course"
+SECTIONS = "gen,eval,cpu,train,course,contention"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -78,7 +78,7 @@ def load_inputs(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_sections(args: argparse.Namespace, inputs: dict[str, Any]) -> list[dict[str, Any]]:
     """The cases the command line asks for, in order; their entries."""
-    from benchmarks.cases import course, cpu, evaluation, generation, training
+    from benchmarks.cases import contention, course, cpu, evaluation, generation, training
     from benchmarks.shapes import build_model
 
     sections, sizes, cfg = set(args.sections.split(",")), inputs["sizes"], inputs["cfg"]
@@ -114,6 +114,9 @@ def run_sections(args: argparse.Namespace, inputs: dict[str, Any]) -> list[dict[
     if "course" in sections:
         log("course profile's cost")
         course.bench_course(tokenizer, cfg, dataset, prompts, inputs["settings"].seed, sizes.train_rounds, results)
+    if "contention" in sections:
+        log("contention: alone and beside another job")
+        contention.bench_contention(sizes, results)
     return results
 
 

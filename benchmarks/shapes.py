@@ -40,6 +40,9 @@ class Sizes:
     gen_rounds: int = 3  # alternated rounds of the generation comparisons (the slow ones)
     train_rounds: int = 2  # rounds of the training cases' processes; each gives train_steps paired samples
     matmul_n: int = 2048
+    contention_rounds: int = 2  # rounds over every (thread policy, neighbour) cell, one child process per cell
+    contention_steps: int = 6  # timed steps per cell (after one warm-up step)
+    contention_input_tokens: int = 192  # the pre-trained stand-in's input length
 
 
 FULL = Sizes()
@@ -58,8 +61,13 @@ QUICK = Sizes(
     rounds=3,
     gen_rounds=2,
     matmul_n=512,
+    contention_rounds=1,
+    contention_steps=2,
+    contention_input_tokens=64,
 )
-TINY_SIZES = dataclasses.replace(QUICK, gen_dialogues=3, eval_batch_size=3, new_tokens=4, matmul_n=256)
+TINY_SIZES = dataclasses.replace(
+    QUICK, gen_dialogues=3, eval_batch_size=3, new_tokens=4, matmul_n=256, contention_steps=1, contention_input_tokens=16
+)
 
 
 def build_model(config: dict[str, Any], seed: int) -> T5ForConditionalGeneration:

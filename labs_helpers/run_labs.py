@@ -21,6 +21,7 @@ from .errors import LabsError
 from .results import load_results
 from .runs import new_run_folder
 from .settings import KIT_ROOT, Settings
+from .threads import apply_thread_env
 
 NOTEBOOKS = KIT_ROOT / "notebooks"
 
@@ -144,6 +145,7 @@ def _hand_down(settings: Settings, run_dir: Path) -> None:
     """The settings the kernels inherit, decided once here, paths absolute (the kernels run in notebooks/)."""
     for name, value in QUIET.items():
         os.environ.setdefault(name, value)
+    apply_thread_env()  # the kernels load torch with the kit's wait policy (threads.py: why)
     os.environ["LABS_RUN_DIR"] = str(run_dir)  # the kernels save their results there
     os.environ["LABS_PROFILE"] = settings.profile  # no notebook probes the Hub again
     os.environ["LABS_DATASET"] = settings.dataset

@@ -87,6 +87,7 @@ class Settings:
     cache_dir: Path
     run_dir: Path
     unknown: tuple[str, ...] = ()  # one sentence per LABS_* variable the kit does not read (a misspelt name?)
+    threads_note: str = ""  # CPU threads and how they wait (threads.thread_note)
 
     @property
     def offline(self) -> bool:
@@ -116,12 +117,13 @@ class Settings:
 
     def run_card(self) -> str:
         """The settings as a short text table, printed at the top of every notebook."""
-        rows = [
+        rows = [  # a row with an empty value is left out
             ("profile", f"{self.profile} (asked: {self.requested_profile})"),
             ("model", self.model_label if self.uses_standin else self.model),
             ("dataset", self.dataset),
             ("device / dtype", f"{self.device} / {self.dtype}"),
             ("precision", self.precision_note),
+            ("CPU threads", self.threads_note),
             ("seed", str(self.seed)),
             ("eval dialogues", str(self.n_eval)),
             ("train steps / examples", f"{self.train_steps} / {self.train_examples}"),
@@ -131,6 +133,7 @@ class Settings:
             ("PPO steps / batch / lr", f"{self.ppo_steps} / {self.ppo_batch_size} / {self.ppo_lr:g}"),
             ("run dir", str(self.run_dir)),
         ]
+        rows = [(k, v) for k, v in rows if v]
         width = max(len(k) for k, _ in rows)
         lines = ["Run card"] + [f"  {k:<{width}}  {v}" for k, v in rows]
         if self.standin:
@@ -225,7 +228,17 @@ def make_settings(env: Mapping[str, str] | None = None, base: Path | None = None
         cache_dir=Path(env.get("LABS_CACHE") or Path.home() / ".cache" / "labs-kit").expanduser(),
         run_dir=Path(env.get("LABS_RUN_DIR") or KIT_ROOT / "runs" / "interactive").expanduser(),
         unknown=unknown_variables(env),
+        threads_note=_threads_note(env),
     )
+
+
+def _threads_note(env: Mapping[str, str]) -> str:
+    """torch's CPU thread count and the OpenMP wait policy in ``env`` (read by the runtime when torch loads)."""
+    import torch
+
+    from .threads import thread_note
+
+    return thread_note(env, torch.get_num_threads())
 
 
 def _go_offline() -> None:

@@ -30,6 +30,7 @@ from . import course
 from .errors import LabsError
 from .profiles import MAX_LEARNING_RATE
 from .setting_values import MOST
+from .threads import apply_thread_env
 
 if TYPE_CHECKING:
     from .finetuning import TrainOutcome
@@ -149,6 +150,7 @@ def _add_lora_options(lora) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the options, train, save, print where everything is; exit status 2 on a LabsError."""
+    apply_thread_env()  # before torch loads (threads.py: why)
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as stop:  # argparse already printed the one sentence (or --help)

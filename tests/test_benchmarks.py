@@ -57,7 +57,8 @@ def tiny_run(tmp_path_factory, settings, standin_path):
         TOKENIZERS_PARALLELISM="false",
     )
     proc = subprocess.run(
-        [sys.executable, str(RUNNER), "--tiny", "--out", str(out)],
+        # Every section but contention (tests/test_benchmark_contention.py: its 36 child processes take minutes).
+        [sys.executable, str(RUNNER), "--tiny", "--out", str(out), "--sections", "gen,eval,cpu,train,course"],
         capture_output=True,
         text=True,
         env=env,
