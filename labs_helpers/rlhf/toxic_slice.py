@@ -3,8 +3,9 @@
 On all of DialogSum the reward is nearly flat (alt-profanity-check: mean p(offensive) 0.045 for the
 train summaries), so PPO has little to move. trl's detoxification example keeps only prompts whose
 toxicity is above 0.3; ``select_slice`` does the same over the lab's train split, scoring each
-dialogue's **human summary** (not the policy's samples: the choice does not depend on the policy or
-the seed), and keeps a held-out part of the slice for evaluation that no method ever trains on.
+dialogue's **human summary**, the **dialogue** itself, or **either** (not the policy's samples: the
+choice does not depend on the policy or the seed), and keeps a held-out part of the slice for
+evaluation that no method ever trains on.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ..errors import LabsError
 
 THRESHOLD = 0.3  # trl's detoxification example: prompts with toxicity above 0.3
 HELD_OUT = 0.4  # share of the slice kept for evaluation
+SCORED = {"summary": "a human summary", "dialogue": "a dialogue", "either": "a dialogue or its human summary"}
 
 
 @dataclasses.dataclass
@@ -27,19 +29,20 @@ class ToxicSlice:
     held_out: Any
     threshold: float
     split_size: int
-    split_mean: float  # mean toxicity of the human summaries over the whole split
+    split_mean: float  # mean toxicity of what was scored, over the whole split
     slice_mean: float  # ... over the slice
     measured_by: str
     widened: bool = False  # too few above the threshold: the highest-scoring summaries were taken instead
+    scored: str = "summary"  # what the reward model scored: a key of SCORED
 
     def describe(self) -> str:
         """One line: the slice's size and base rate beside the whole split's."""
         size = len(self.train) + len(self.held_out)
         widened = " (too few above 0.3 here: the highest-scoring were taken)" if self.widened else ""
         return (
-            f"{size} of {self.split_size:,} dialogues ({100 * size / self.split_size:.1f}%) have a human summary "
-            f"with toxicity > {self.threshold:.3g}{widened} ({self.measured_by}): mean toxicity "
-            f"{self.slice_mean:.3f} on the slice against {self.split_mean:.3f} on the whole split; "
+            f"{size} of {self.split_size:,} dialogues ({100 * size / self.split_size:.1f}%) have "
+            f"{SCORED[self.scored]} with toxicity > {self.threshold:.3g}{widened} ({self.measured_by}): mean "
+            f"toxicity {self.slice_mean:.3f} on the slice against {self.split_mean:.3f} on the whole split; "
             f"{len(self.train)} to train on, {len(self.held_out)} held out for evaluation (never trained on)"
         )
 
@@ -65,8 +68,11 @@ def select_slice(
     held_out: float = HELD_OUT,
     summaries_by_id: dict[str, str] | None = None,
     widen: bool = False,
+    scored: str = "summary",
 ) -> ToxicSlice:
-    """The rows of ``split`` whose human summary scores above ``threshold``, cut into train and held-out parts.
+    """The rows of ``split`` whose ``scored`` text scores above ``threshold``, cut into train and held-out parts.
+
+    ``scored``: ``"summary"`` (the human summary), ``"dialogue"``, or ``"either"`` (the larger of the two).
 
     With ``widen=True``, a split with too few such rows (the kit's small sample) gives the highest-scoring
     rows instead, as many as a training batch and a held-out part need, and the slice says so.
@@ -75,7 +81,9 @@ def select_slice(
         raise LabsError(f"threshold={threshold!r}: use a toxicity in [0, 1), e.g. trl's 0.3.")
     if not 0 < held_out < 1:
         raise LabsError(f"held_out={held_out!r}: use a share between 0 and 1, e.g. 0.4.")
-    scores = reward_model.toxicity(_summaries(split, summaries_by_id))
+    if scored not in SCORED:
+        raise LabsError(f"scored={scored!r}: use one of {', '.join(SCORED)}.")
+    scores = _scores(split, reward_model, scored, summaries_by_id)
     keep = [i for i, score in enumerate(scores) if score > threshold]
     needed = math.ceil(batch_size / (1 - held_out)) + 1
     widened = widen and len(keep) < needed <= len(scores)
@@ -102,4 +110,14 @@ def select_slice(
         slice_mean=sum(scores[i] for i in keep) / len(keep),
         measured_by=reward_model.name,
         widened=widened,
+        scored=scored,
     )
+
+
+def _scores(split: Any, reward_model: Any, scored: str, summaries_by_id: dict[str, str] | None) -> list[float]:
+    """The reward model's toxicity of each row's summary, dialogue, or the larger of the two."""
+    by_summary = reward_model.toxicity(_summaries(split, summaries_by_id)) if scored != "dialogue" else None
+    by_dialogue = reward_model.toxicity(list(split["dialogue"])) if scored != "summary" else None
+    if by_summary is None or by_dialogue is None:
+        return list(by_summary if by_dialogue is None else by_dialogue)
+    return [max(a, b) for a, b in zip(by_summary, by_dialogue)]

@@ -185,3 +185,14 @@ def test_a_judge_without_the_named_label_is_refused_in_one_sentence():
     assert label_index({0: neutral, 1: toxic}, toxic) == 1
     with pytest.raises(LabsError, match="no label named 'toxic'; its labels are 'neutral', 'offensive'"):
         label_index({0: "neutral", 1: "offensive"}, toxic)
+
+
+def test_the_slice_can_score_the_dialogue_or_either_text():
+    split = _split(4, 16).add_column("dialogue", [f"a bad talk {i}" if i % 2 else f"a calm talk {i}" for i in range(20)])
+    by_dialogue = toxic_slice.select_slice(split, WordReward(), batch_size=4, scored="dialogue")
+    by_either = toxic_slice.select_slice(split, WordReward(), batch_size=4, scored="either")
+    assert len(by_dialogue.train) + len(by_dialogue.held_out) == 10  # the odd rows' dialogues
+    assert len(by_either.train) + len(by_either.held_out) == 12  # rows 0-3 by their summary, the odd ones by dialogue
+    assert "have a dialogue or its human summary with toxicity" in by_either.describe()
+    with pytest.raises(LabsError, match="scored='title'"):
+        toxic_slice.select_slice(split, WordReward(), batch_size=4, scored="title")
