@@ -37,8 +37,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--adapter", type=Path, default=None, help="starting LoRA adapter (default: train one)")
     parser.add_argument("--ppo-steps", type=int, default=None, help="default: the profile's LABS_PPO_STEPS")
     parser.add_argument("--ppo-lr", type=float, default=None, help="default: the profile's LABS_PPO_LR")
-    parser.add_argument("--scored", choices=("summary", "dialogue", "either"), default="either",
-                        help="what the reward model scores to pick the slice (06: either)")
+    parser.add_argument(
+        "--scored",
+        choices=("summary", "dialogue", "either"),
+        default="either",
+        help="what the reward model scores to pick the slice (06: either)",
+    )
     parser.add_argument("--n-eval", type=int, default=50, help="held-out slice dialogues to evaluate (06: LABS_N_EVAL)")
     parser.add_argument("--run-dir", type=Path, default=None, help="where the short LoRA goes (default: temp)")
     parser.add_argument("--out", type=Path, default=HERE / "rlhf_quality.json")

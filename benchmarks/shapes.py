@@ -66,7 +66,13 @@ QUICK = Sizes(
     contention_input_tokens=64,
 )
 TINY_SIZES = dataclasses.replace(
-    QUICK, gen_dialogues=3, eval_batch_size=3, new_tokens=4, matmul_n=256, contention_steps=1, contention_input_tokens=16
+    QUICK,
+    gen_dialogues=3,
+    eval_batch_size=3,
+    new_tokens=4,
+    matmul_n=256,
+    contention_steps=1,
+    contention_input_tokens=16,
 )
 
 

@@ -29,7 +29,9 @@ def test_the_run_card_says_how_threads_wait():
     assert "passive" in threads.thread_note({"OMP_WAIT_POLICY": "passive"}, 2)
     assert "active (set by OMP_WAIT_POLICY)" in threads.thread_note({"OMP_WAIT_POLICY": "ACTIVE"}, 2)
     assert "torch's default" in threads.thread_note({}, 2)
-    card = make_settings({"LABS_PROFILE": "offline", "LABS_STANDIN": "instant", "OMP_WAIT_POLICY": "PASSIVE"}).run_card()
+    card = make_settings(
+        {"LABS_PROFILE": "offline", "LABS_STANDIN": "instant", "OMP_WAIT_POLICY": "PASSIVE"}
+    ).run_card()
     assert "CPU threads" in card and "OpenMP wait passive" in card
 
 

@@ -188,7 +188,9 @@ def test_a_judge_without_the_named_label_is_refused_in_one_sentence():
 
 
 def test_the_slice_can_score_the_dialogue_or_either_text():
-    split = _split(4, 16).add_column("dialogue", [f"a bad talk {i}" if i % 2 else f"a calm talk {i}" for i in range(20)])
+    split = _split(4, 16).add_column(
+        "dialogue", [f"a bad talk {i}" if i % 2 else f"a calm talk {i}" for i in range(20)]
+    )
     by_dialogue = toxic_slice.select_slice(split, WordReward(), batch_size=4, scored="dialogue")
     by_either = toxic_slice.select_slice(split, WordReward(), batch_size=4, scored="either")
     assert len(by_dialogue.train) + len(by_dialogue.held_out) == 10  # the odd rows' dialogues
