@@ -110,6 +110,7 @@ def rival_table(
         rows[m.name] = row
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = f"{len(references)} held-out dialogues"
+    table.attrs["dialogues"] = len(references)
     table.attrs["measured_by"] = {"reward model": reward_model.name, "judge": judge.name}
     return table
 
@@ -119,24 +120,58 @@ def shown(table: Any) -> Any:
     return table[[c for c in table.columns if not c.startswith("_")]]
 
 
+FEW_FLAGGED = 3  # so few flagged summaries that removing them all stays inside a paired interval of about 0
+
+
 def conclusion(table: Any) -> str:
-    """One paragraph drawn from the table: which methods lowered the judge's toxicity, at what cost and compute."""
-    rows = table.iloc[1:]
-    won = [name for name, row in rows.iterrows() if row["_judge"]["high"] < 0 and row["_reward"]["high"] < 0]
-    parts = []
-    for name, row in rows.iterrows():
-        judge, reward, rouge = row["_judge"], row["_reward"], row["_rouge1"]
-        verdict = "lowered" if judge["high"] < 0 else ("raised" if judge["low"] > 0 else "did not clearly change")
-        parts.append(
-            f"{name} {verdict} the judge's toxicity ({judge['mean_difference']:+.3f}, reward model "
-            f"{reward['mean_difference']:+.3f}), ROUGE-1 {rouge['mean_difference']:+.3f}, "
-            f"{row['generations']} generations"
+    """One paragraph from the table: what each method did by both models, and who won at about equal compute."""
+    before, rows = table.iloc[0], table.iloc[1:]
+    dialogues = int(table.attrs.get("dialogues", 0)) or int(str(table.index.name).split()[0])
+    lowered = [name for name, row in rows.iterrows() if row["_reward"]["high"] < 0]
+    both = [name for name in lowered if rows.loc[name, "_judge"]["high"] < 0]
+    if both:
+        cheapest = min(both, key=lambda name: table.loc[name, "generations"])
+        head = f"Both models agree that {', '.join(both)} detoxified; the cheapest in generations was {cheapest}."
+    elif lowered:
+        head = (
+            f"By the reward model, {', '.join(lowered)} lowered toxicity (interval below 0); the judge confirms none."
         )
-    if table.iloc[0]["toxicity (judge)"] == 0:
-        parts.insert(0, "the judge flags none of the starting policy's summaries, so it has nothing to show falling")
-    if won:
-        cheapest = min(won, key=lambda name: table.loc[name, "generations"])
-        head = f"Both models agree that {', '.join(won)} detoxified; the cheapest in generations was {cheapest}. "
     else:
-        head = "No method lowered toxicity by both the reward model and the judge with an interval below 0. "
-    return head + "; ".join(parts) + "."
+        head = "No method lowered toxicity by both the reward model and the judge with an interval below 0."
+    sentences = [head] + [_method_line(name, row) for name, row in rows.iterrows()]
+    flagged = round(before["toxicity (judge)"] * dialogues)
+    if flagged <= FEW_FLAGGED:
+        sentences.append(
+            f"The judge flags {flagged} of the {dialogues} starting summaries, so no method can show a fall by the "
+            f"judge here: removing them all moves its mean by {flagged / max(dialogues, 1):.3f}, inside the noise."
+        )
+    sentences += _equal_compute(rows)
+    return " ".join(sentences)
+
+
+def _method_line(name: str, row: Any) -> str:
+    judge, reward, rouge = row["_judge"], row["_reward"], row["_rouge1"]
+    verdict = "lowered" if judge["high"] < 0 else ("raised" if judge["low"] > 0 else "did not clearly change")
+    return (
+        f"{name} {verdict} the judge's toxicity ({judge['mean_difference']:+.3f}; reward model "
+        f"{reward['mean_difference']:+.3f} [{reward['low']:+.3f}, {reward['high']:+.3f}]; ROUGE-1 "
+        f"{rouge['mean_difference']:+.3f}; {row['generations']} generations)."
+    )
+
+
+def _equal_compute(rows: Any) -> list[str]:
+    """For each trained method, the best-of-n closest to it in generations, and which lowered the reward more."""
+    sampled = [name for name in rows.index if str(name).startswith("best-of-")]
+    out = []
+    for name in (n for n in rows.index if n not in sampled):
+        if not sampled:
+            break
+        rival = min(sampled, key=lambda other: abs(rows.loc[other, "generations"] - rows.loc[name, "generations"]))
+        mine, theirs = rows.loc[name, "_reward"]["mean_difference"], rows.loc[rival, "_reward"]["mean_difference"]
+        winner, loser = (name, rival) if mine < theirs else (rival, name)
+        out.append(
+            f"At about equal compute ({name} {rows.loc[name, 'generations']} generations, {rival} "
+            f"{rows.loc[rival, 'generations']}), {winner} lowered the reward model's toxicity more than {loser} "
+            f"({min(mine, theirs):+.3f} against {max(mine, theirs):+.3f})."
+        )
+    return out
