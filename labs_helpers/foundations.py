@@ -7,6 +7,7 @@ and the pre-training objectives of the three transformer families.
   that reaches it), the long-range dependency problem of RNNs;
 - ``feed_forward_by_hand``: T5's gated-GELU feed-forward block from its weights ``wi_0, wi_1, wo``;
 - ``masked_tokens``, ``next_token``, ``span_corruption``: each family's (input, target) pair;
+  ``sentinel_spans`` reads a span-corruption target (or a model's answer) gap by gap;
   ``tiny_encoder`` and ``tiny_decoder`` are BERT- and GPT-2-shaped models to score them with.
 """
 
@@ -27,6 +28,7 @@ __all__ = [
     "first_token_gradient",
     "masked_tokens",
     "next_token",
+    "sentinel_spans",
     "span_corruption",
     "step_times",
     "tiny_decoder",
@@ -125,6 +127,24 @@ def masked_tokens(ids: Sequence[int], mask_id: int, rng: random.Random, density:
 def next_token(ids: Sequence[int]) -> tuple[list, list]:
     """Decoder-only (GPT) pre-training: each position predicts the token after it."""
     return list(ids[:-1]), list(ids[1:])
+
+
+def sentinel_spans(ids: Sequence[int], sentinels: Sequence[int], drop: Sequence[int] = ()) -> dict[int, list[int]]:
+    """The tokens after each sentinel of ``ids`` up to the next one, keyed by the sentinel's place in ``sentinels``.
+
+    Tokens before the first sentinel and those in ``drop`` (pad, end of sequence) are left out; a sentinel
+    that ``ids`` does not contain has no key, so a model's answer that skips a gap shows as a missing key.
+    """
+    rank = {s: i for i, s in enumerate(sentinels)}
+    spans: dict[int, list[int]] = {}
+    current = None
+    for t in ids:
+        if t in rank:
+            current = rank[t]
+            spans.setdefault(current, [])
+        elif current is not None and t not in drop:
+            spans[current].append(t)
+    return spans
 
 
 def tiny_encoder(vocab_size: int, seed: int = 0):

@@ -13,12 +13,17 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
 
-MAX_LABELS = 60  # more tick labels than this become unreadable: label every n-th
+MAX_LABELS = 100  # up to this many tokens each gets its tick label (a smaller font above 60); more: every n-th
 
 
 def _ticks(count: int, max_labels: int = MAX_LABELS) -> list[int]:
     step = max(1, -(-count // max_labels))
     return list(range(0, count, step))
+
+
+def _fontsize(count: int) -> int:
+    """Tick-label font size that keeps ``count`` labels apart on a figure at most 14 inches wide."""
+    return 8 if count <= 60 else 6
 
 
 def _every(ticks: list[int], label: str) -> str:
@@ -70,11 +75,11 @@ def heatmap(
     image = ax.imshow(matrix, aspect="auto", cmap=cmap, interpolation="nearest", **imshow_kwargs)
     if x_labels is not None:
         ticks = _ticks(len(x_labels))
-        ax.set_xticks(ticks, [x_labels[i] for i in ticks], rotation=90, fontsize=8)
+        ax.set_xticks(ticks, [x_labels[i] for i in ticks], rotation=90, fontsize=_fontsize(len(ticks)))
         xlabel = _every(ticks, xlabel)
     if y_labels is not None:
         ticks = _ticks(len(y_labels))
-        ax.set_yticks(ticks, [y_labels[i] for i in ticks], fontsize=8)
+        ax.set_yticks(ticks, [y_labels[i] for i in ticks], fontsize=_fontsize(len(ticks)))
         ylabel = _every(ticks, ylabel)
     ax.set_title(title)
     ax.set_xlabel(xlabel)

@@ -233,9 +233,11 @@ def test_plots_draw_the_expected_axes(eager):
     assert len([a for a in fig.axes if a.images]) == 4
     fig2 = plots.relative_bias(torch.randn(32, 4), range(-5, 6), torch.randn(11, 4))
     assert len(fig2.axes[1].lines) == 4
-    ax3 = plots.heatmap(torch.rand(3, 70), x_labels=[str(i) for i in range(70)], y_labels=list("abc"), xlabel="key")
+    ax3 = plots.heatmap(torch.rand(3, 150), x_labels=[str(i) for i in range(150)], y_labels=list("abc"), xlabel="key")
     assert len(ax3.get_xticks()) <= plots.MAX_LABELS
     assert ax3.get_xlabel() == "key (every second token labelled)" and ax3.get_ylabel() == ""
+    ax4 = plots.heatmap(torch.rand(3, 75), x_labels=[str(i) for i in range(75)], xlabel="prompt token")
+    assert len(ax4.get_xticks()) == 75 and ax4.get_xlabel() == "prompt token"  # notebook 01's prompt: every token
     with pytest.raises(ValueError, match="one label per entry"):
         plots.heatmap(torch.rand(3, 4), x_labels=list("ab"))
     plt.close("all")

@@ -44,6 +44,14 @@ def test_the_three_objectives_pair_inputs_and_targets():
     source, target = foundations.span_corruption(ids, sentinels=[99, 98, 97], rng=random.Random(0))
     assert 99 in source and target[0] == 99
     assert sorted(t for t in source + target if t < 90) == ids  # every token is in exactly one of them
+    spans = foundations.sentinel_spans(target, sentinels=[99, 98, 97])
+    assert [t for k in sorted(spans) for t in spans[k]] == [t for t in target if t < 90]
+
+
+def test_sentinel_spans_reads_a_model_answer_gap_by_gap():
+    answer = [0, 99, 5, 6, 98, 1, 0]  # pad first, gap 1 answered with nothing, end of sequence and pad after
+    assert foundations.sentinel_spans(answer, sentinels=[99, 98, 97], drop=[0, 1]) == {0: [5, 6], 1: []}
+    assert foundations.sentinel_spans([7, 97, 8], sentinels=[99, 98, 97]) == {2: [8]}  # before the first: left out
 
 
 def test_tiny_models_score_their_objective_near_chance():
