@@ -40,17 +40,23 @@ def overlap(table: Any, a: str, b: str, key: str = "rouge1") -> bool:
     return low_a <= high_b and low_b <= high_a
 
 
+def _span(table: Any, name: str, key: str) -> str:
+    mid, low, high = interval(table, name, key)
+    return f"{number(mid)} [{number(low)}, {number(high)}]"
+
+
+def _verdict(table: Any, a: str, b: str, key: str) -> str:
+    gap = interval(table, a, key)[0] - interval(table, b, key)[0]
+    if overlap(table, a, b, key):
+        return f"{number(gap, signed=True)}, but the 95% intervals overlap: this run does not tell them apart"
+    return f"{number(gap, signed=True)}, {'above' if gap > 0 else 'below'} it with no overlap of the 95% intervals"
+
+
 def versus(table: Any, a: str, b: str, key: str = "rouge1") -> str:
     """One sentence comparing rows ``a`` and ``b`` by ``key``, worded from whether their intervals overlap."""
-    (mid_a, low_a, high_a), (mid_b, low_b, high_b) = interval(table, a, key), interval(table, b, key)
-    gap = number(mid_a - mid_b, signed=True)
-    if overlap(table, a, b, key):
-        verdict = f"{gap}, but the 95% intervals overlap: this run does not tell them apart"
-    else:
-        verdict = f"{gap}, {'above' if mid_a > mid_b else 'below'} it with no overlap of the 95% intervals"
     return (
-        f"{a}: {NAMES.get(key, key)} {number(mid_a)} [{number(low_a)}, {number(high_a)}] against the {b}'s "
-        f"{number(mid_b)} [{number(low_b)}, {number(high_b)}]: {verdict}."
+        f"{a}: {NAMES.get(key, key)} {_span(table, a, key)} against the {b}'s {_span(table, b, key)}: "
+        f"{_verdict(table, a, b, key)}."
     )
 
 
@@ -96,8 +102,11 @@ def _full(data: dict, found: Mapping[str, dict]) -> str:
 
 
 def _lora(data: dict, found: Mapping[str, dict]) -> str:
-    table = data["table"]
-    return f"{versus(table, 'PEFT (LoRA)', CONSTANT)} {versus(table, 'PEFT (LoRA)', 'full fine-tune')}"
+    table, lora = data["table"], "PEFT (LoRA)"
+    return (
+        f"{versus(table, lora, CONSTANT)} Against the full fine-tune's {_span(table, 'full fine-tune', 'rouge1')}: "
+        f"{_verdict(table, lora, 'full fine-tune', 'rouge1')}."
+    )
 
 
 def _rlhf(data: dict, found: Mapping[str, dict]) -> str:
