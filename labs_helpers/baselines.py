@@ -11,6 +11,8 @@ This module gives the yardsticks that tell such a model from one that reads the 
   dialogue. A content word is a lowercase alphabetic token of 3 or more letters, once the
   ``#PersonN#`` tags are removed, that is neither in ``STOP_WORDS`` nor a *template word* (a word
   found in more than ``template_share`` of the train summaries, see ``template_words``);
+- ``unseen_word_share``: the share of the summaries' content words that their dialogue never uses
+  (words from nowhere: how a garbled summary shows);
 - ``paired_bootstrap_diff``: a bootstrap interval for the mean difference of paired scores.
 """
 
@@ -77,6 +79,16 @@ def content_word_share(summaries: Sequence[str], dialogues: Sequence[str], templ
     template = frozenset(template)
     hits = sum(bool(content_words(s, template) & content_words(d, template)) for s, d in zip(summaries, dialogues))
     return hits / len(summaries)
+
+
+def unseen_word_share(summaries: Sequence[str], dialogues: Sequence[str], template: Iterable[str] = ()) -> float:
+    """Share of the summaries' content words (not in ``template``) that their own dialogue never uses."""
+    if len(summaries) != len(dialogues):
+        raise ValueError(f"{len(summaries)} summaries for {len(dialogues)} dialogues: give one per dialogue.")
+    template = frozenset(template)
+    pairs = [(content_words(s, template), set(alphabetic_words(d))) for s, d in zip(summaries, dialogues)]
+    words = sum(len(said) for said, _ in pairs)
+    return sum(len(said - heard) for said, heard in pairs) / words if words else 0.0
 
 
 def _rouge1_tokens(texts: Sequence[str]) -> list[Counter]:

@@ -1,9 +1,8 @@
 """Fine-tuning FLAN-T5 on DialogSum (course Lab 2): the data path, the ``Trainer`` set-up, one call for both.
 
-Notebooks 04 and 05 show the library calls themselves (``TrainingArguments``, ``Trainer``,
-``LoraConfig``, ``PeftModel``); this module holds what they share with the command-line twin
-``python -m labs_helpers.train``: the lab's tokenize function, a ``FinetunePlan`` with the run's
-budgets, the ``TrainingArguments`` made from it, and the loss history.
+Notebooks 04 and 05 show the library calls themselves (``TrainingArguments``, ``Trainer``, ``LoraConfig``,
+``PeftModel``); this module holds what they share with the command-line twin ``python -m labs_helpers.train``:
+the lab's tokenize function, a ``FinetunePlan`` with the run's budgets, its ``TrainingArguments``, the losses.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from .runs import (
     FINAL,
     find_checkpoint,
     interrupted,
+    loss_table,
     on_main_process,
     resume_folder,
     stop_if_not_finite,
@@ -204,6 +204,7 @@ def training_arguments(output_dir: str | Path, plan: FinetunePlan) -> TrainingAr
         data_seed=plan.seed,
         report_to="none",
         logging_nan_inf_filter=False,  # log a NaN loss as NaN (the filter reports it as 0.0), so it is caught
+        disable_tqdm=True,  # no bar, whatever TRANSFORMERS_VERBOSITY says: runs.loss_table prints the losses
     )
 
 
@@ -252,7 +253,7 @@ def finetune(
     callbacks: Sequence = (),
 ) -> TrainOutcome:
     """Train as notebooks 04/05 do and save ``final/``; a new ``<runs_parent>/<kind>-NNN`` unless ``output_dir``."""
-    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, set_seed
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, PrinterCallback, set_seed
 
     checkpoint = find_checkpoint(resume) if resume is not None else None
     own_folder = resume_folder(checkpoint, output_dir) if checkpoint is not None else None  # refuse before loading
@@ -268,6 +269,7 @@ def finetune(
     trainer = None
     try:
         trainer = _trainer(plan, dataset, tokenizer, model, folder, callbacks)
+        trainer.remove_callback(PrinterCallback)  # a raw dict per log; loss_table prints a line per evaluation
         trainer.train(resume_from_checkpoint=checkpoint)
         final = Path(folder) / FINAL
         trainer.save_model(str(final))  # the main process writes: model (full) or adapter (LoRA) + tokenizer
@@ -294,5 +296,5 @@ def _trainer(
         eval_dataset=data["validation"],
         data_collator=make_collator(tokenizer, model),
         processing_class=tokenizer,
-        callbacks=[stop_if_not_finite(), *callbacks],  # a NaN run stops before final/ is saved
+        callbacks=[stop_if_not_finite(), loss_table(), *callbacks],  # a NaN run stops before final/ is saved
     )

@@ -12,11 +12,13 @@ from .settings import Settings
 
 
 def _plain(value: Any) -> Any:
-    """Numbers as plain floats/ints (no numpy types, no NaN) so JSON stays readable."""
+    """Numbers as plain floats/ints (no numpy types, no NaN; 6 decimals, or 6 significant digits below 1)."""
     if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 0) == 0:
         value = value.item()
     if isinstance(value, float):
-        return None if math.isnan(value) else round(value, 6)
+        if math.isnan(value):
+            return None
+        return float(f"{value:.6g}") if abs(value) < 1 else round(value, 6)  # 4.77e-07 stays, not 0.0
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 
 from .errors import LabsError
+from .findings import notebook_findings
+from .findings import number as score_text
 from .results import load_results
 from .runs import new_run_folder
 from .settings import KIT_ROOT, Settings
@@ -100,7 +102,10 @@ def _summary(run_dir: Path, card: str, timings: dict[str, float], statuses: dict
         if failed or not_run
         else f"All {len(statuses)} notebooks ran: ok."
     )
-    lines = [f"# Labs run {run_dir.name}", "", verdict, "", "```", card, "```", "", "## Notebooks", ""]
+    findings = [f"- {sentence}" for sentence in notebook_findings(results)]
+    lines = [f"# Labs run {run_dir.name}", "", verdict, ""]
+    lines += ["## What this run found", "", *findings, ""] if findings else []
+    lines += ["```", card, "```", "", "## Notebooks", ""]
     lines += ["| notebook | status | seconds |", "|---|---|---|"]
     lines += [
         f"| {name} | {_cell(status)} | {f'{timings[name]:.1f}' if name in timings else ''} |"
@@ -120,8 +125,8 @@ def _summary(run_dir: Path, card: str, timings: dict[str, float], statuses: dict
 
 
 def _cell(value) -> str:
-    if isinstance(value, float):  # scores keep 4 decimals; counts and sizes read as numbers
-        text = str(int(value)) if value.is_integer() else f"{value:.4f}" if abs(value) < 10 else f"{value:.1f}"
+    if isinstance(value, float):  # scores as the findings write them; counts and sizes read as numbers
+        text = str(int(value)) if value.is_integer() else score_text(value) if abs(value) < 10 else f"{value:.1f}"
     else:
         text = str(value)
     return text.replace("|", "\\|").replace("\n", " ")
@@ -147,7 +152,9 @@ def _hand_down(settings: Settings, run_dir: Path) -> None:
         os.environ.setdefault(name, value)
     apply_thread_env()  # the kernels load torch with the kit's wait policy (threads.py: why)
     os.environ["LABS_RUN_DIR"] = str(run_dir)  # the kernels save their results there
-    os.environ["LABS_PROFILE"] = settings.profile  # no notebook probes the Hub again
+    os.environ["LABS_PROFILE"] = settings.profile  # no notebook probes the Hub again,
+    os.environ["LABS_PROFILE_ASKED"] = settings.requested_profile  # and every run card says what was asked and why
+    os.environ["LABS_PROFILE_NOTE"] = settings.profile_note
     os.environ["LABS_DATASET"] = settings.dataset
     os.environ["LABS_CACHE"] = str(settings.cache_dir)
     if not settings.uses_standin:

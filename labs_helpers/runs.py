@@ -245,6 +245,21 @@ def interrupt_after(step: int):
     return InterruptAfter()
 
 
+def loss_table():
+    """A ``TrainerCallback`` that prints one short line per evaluation: step, training and validation loss."""
+    from transformers import TrainerCallback
+
+    class LossTable(TrainerCallback):  # the full log stays in trainer.state.log_history
+        def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+            train = next((e["loss"] for e in reversed(state.log_history) if "loss" in e), float("nan"))
+            print(
+                f"step {state.global_step:>5} of {state.max_steps}: training loss {train:.4f}, "
+                f"validation loss {(metrics or {}).get('eval_loss', float('nan')):.4f}"
+            )
+
+    return LossTable()
+
+
 def stop_if_not_finite():
     """A ``TrainerCallback`` that stops training with a LabsError once a loss or a trained weight is not finite."""
     from transformers import TrainerCallback

@@ -42,6 +42,8 @@ KNOWN = (
     "LABS_CACHE",
     "LABS_RUN_DIR",
     "LABS_HUB_TIMEOUT",
+    "LABS_PROFILE_ASKED",  # set by make labs for its notebooks (settings.py)
+    "LABS_PROFILE_NOTE",
     *MOST,
     "LABS_UI_CHROMIUM",
     "LABS_UI_TIMEOUT",

@@ -37,6 +37,10 @@ LABS_CACHE           where built stand-ins live (~/.cache/labs-kit)
 LABS_RUN_DIR         where notebooks write results (runs/interactive)
 LABS_HUB_TIMEOUT     seconds to wait for the Hugging Face Hub in ``auto`` (3)
 ==================== ============================================================
+
+``make labs`` resolves the profile once and hands it to the notebooks it runs as LABS_PROFILE,
+with what was asked and why in LABS_PROFILE_ASKED and LABS_PROFILE_NOTE, so that every run card
+of the run reads the same.
 """
 
 from __future__ import annotations
@@ -101,7 +105,16 @@ class Settings:
 
     @property
     def model_label(self) -> str:
-        """How outputs of this model are labelled in the notebooks."""
+        """A short name for this model in figure titles and prints (the run card says what it is, once)."""
+        if self.standin == "instant":
+            return "stand-in (random weights)"
+        if self.standin == "pretrained":
+            return "stand-in (pre-trained)"
+        return self.model
+
+    @property
+    def model_description(self) -> str:
+        """What this model is, in a few words: the run card's model line."""
         if self.standin == "instant":
             return "offline stand-in (random weights, not FLAN-T5)"
         if self.standin == "pretrained":
@@ -119,7 +132,7 @@ class Settings:
         """The settings as a short text table, printed at the top of every notebook."""
         rows = [  # a row with an empty value is left out
             ("profile", f"{self.profile} (asked: {self.requested_profile})"),
-            ("model", self.model_label if self.uses_standin else self.model),
+            ("model", self.model_description),
             ("dataset", self.dataset),
             ("device / dtype", f"{self.device} / {self.dtype}"),
             ("precision", self.precision_note),
@@ -148,6 +161,8 @@ class Settings:
 def _resolve_profile(env: Mapping[str, str], model: str) -> tuple[str, str]:
     """The profile asked for in ``env``, resolved: ``course`` or ``offline``, and why."""
     requested = choice(env, "LABS_PROFILE", PROFILES, "auto")
+    if requested != "auto" and env.get("LABS_PROFILE_ASKED"):  # make labs resolved it: its answer, and why
+        return requested, env.get("LABS_PROFILE_NOTE", "")
     return resolve_profile(requested, model, positive(env, "LABS_HUB_TIMEOUT", 3, most=600))
 
 
@@ -204,7 +219,7 @@ def make_settings(env: Mapping[str, str] | None = None, base: Path | None = None
     sizes = SIZES["course" if profile == "course" else standin or "instant"]
     return Settings(
         profile=profile,
-        requested_profile=env.get("LABS_PROFILE") or "auto",
+        requested_profile=choice(env, "LABS_PROFILE_ASKED", PROFILES, env.get("LABS_PROFILE") or "auto"),
         profile_note=note,
         model=model,
         standin=standin,

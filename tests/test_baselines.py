@@ -69,3 +69,13 @@ def test_the_fast_rouge1_of_the_constant_search_is_rouge_scores_rouge1():
     for (a, b), ta, tb in zip(pairs, tokens[0::2], tokens[1::2]):
         expected = rouge_scores([a], [b], use_aggregator=False)["rouge1"][0]
         assert baselines._rouge1_f(ta, tb) == pytest.approx(expected)
+
+
+def test_unseen_word_share_counts_summary_words_the_dialogue_never_uses():
+    dialogues = ["#Person1#: My cat is ill. #Person2#: Take her to the vet.", "#Person1#: The train is late."]
+    summaries = ["#Person1#'s cat is ill and goes to the vet.", "#Person2# buys a modem."]
+    assert baselines.unseen_word_share(summaries, dialogues) == pytest.approx(2 / 5)  # cat ill vet | buys modem
+    assert baselines.unseen_word_share(summaries, dialogues, template={"buys"}) == pytest.approx(1 / 4)
+    assert baselines.unseen_word_share([], []) == 0.0
+    with pytest.raises(ValueError, match="give one per dialogue"):
+        baselines.unseen_word_share(summaries, dialogues[:1])

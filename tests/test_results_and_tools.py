@@ -30,6 +30,11 @@ def test_save_results_plain_numbers(settings):
     assert load_results(settings.run_dir)["t"]["profile"] == "offline"
 
 
+def test_save_results_keeps_small_numbers(settings):
+    path = save_results("small", {"diff": 4.7683716e-07, "big": 123456.789}, settings)
+    assert json.loads(path.read_text())["data"] == {"diff": 4.76837e-07, "big": 123456.789}
+
+
 def test_save_results_table_also_as_csv(settings):
     save_results("table", pd.DataFrame({"rouge1": [0.5]}, index=["a"]), settings)
     assert (settings.run_dir / "results" / "table.csv").read_text().startswith(",rouge1")

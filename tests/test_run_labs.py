@@ -15,6 +15,8 @@ def env(monkeypatch, tmp_path, settings):
     monkeypatch.setenv("LABS_STANDIN", "instant")
     monkeypatch.setenv("LABS_DATASET", str(dataset_dir()))
     monkeypatch.setenv("LABS_CACHE", str(settings.cache_dir))  # reuse the session's stand-in
+    for name in ("LABS_PROFILE_ASKED", "LABS_PROFILE_NOTE", "LABS_RUN_DIR"):  # run_labs hands these down:
+        monkeypatch.setenv(name, "")  # unset again after the test
     get_settings.cache_clear()
     yield monkeypatch
     get_settings.cache_clear()
@@ -61,7 +63,7 @@ def test_run_writes_notebooks_and_summary(env, tmp_path):
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert (run_dir / "01_ok.ipynb").is_file()
     summary = (run_dir / "summary.md").read_text()
-    assert "## scores" in summary and "0.2500" in summary and "01_ok.ipynb" in summary
+    assert "## scores" in summary and "0.250" in summary and "01_ok.ipynb" in summary
     data = json.loads((run_dir / "summary.json").read_text())
     assert data["ok"] and data["results"]["scores"]["data"]["table"][0]["rouge1"] == 0.25
     assert "All 1 notebooks ran: ok." in summary and "| 01_ok.ipynb | ok |" in summary
@@ -100,4 +102,23 @@ def test_a_run_that_stops_says_so_and_shows_no_stale_outputs(env, tmp_path):
 
 
 def test_summary_cells_read_as_numbers():
-    assert [run_labs._cell(v) for v in (0.178, 50.0, 230.7, 3, "a|b")] == ["0.1780", "50", "230.7", "3", "a\\|b"]
+    assert [run_labs._cell(v) for v in (0.178, 50.0, 230.7, 3, "a|b")] == ["0.178", "50", "230.7", "3", "a\\|b"]
+
+
+def test_summary_opens_with_what_each_notebook_found(env, tmp_path):
+    rows = [
+        {"model": "full fine-tune", "rouge1": 0.351, "rouge1 low": 0.314, "rouge1 high": 0.391},
+        {"model": "constant sentence", "rouge1": 0.29, "rouge1 low": 0.27, "rouge1 high": 0.31},
+    ]
+    nb = notebook(
+        tmp_path / "04_fit.ipynb",
+        "import labs_helpers as labs\nimport pandas as pd\nsettings = labs.get_settings()",
+        f"labs.save_results('04_full_fine_tuning', pd.DataFrame({rows!r}).set_index('model'), settings)",
+        "print(settings.run_card())",
+    )
+    assert run_labs.main([str(nb), "--runs", str(tmp_path / "runs")]) == 0
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    lines = (run_dir / "summary.md").read_text().splitlines()
+    assert lines[4:6] == ["## What this run found", ""] and lines[6].startswith("- 04: full fine-tune: ROUGE-1 0.351")
+    printed = nbformat.read(run_dir / "04_fit.ipynb", as_version=4).cells[2].outputs[0]["text"]
+    assert printed.strip() in "\n".join(lines)  # the notebook's run card is the summary's, word for word

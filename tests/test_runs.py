@@ -47,3 +47,14 @@ def test_find_checkpoint_takes_the_latest_and_names_a_wrong_path(tmp_path):
         find_checkpoint(tmp_path / "checkpoint-99")
     with pytest.raises(LabsError, match="is not a checkpoint"):
         find_checkpoint(tmp_path / "nowhere")
+
+
+def test_loss_table_prints_one_line_per_evaluation(capsys):
+    from transformers import TrainerControl, TrainerState, TrainingArguments
+
+    from labs_helpers.runs import loss_table
+
+    state = TrainerState(global_step=300, max_steps=1200, log_history=[{"loss": 3.5, "step": 300}])
+    args = TrainingArguments(output_dir="unused", report_to="none")
+    loss_table().on_evaluate(args, state, TrainerControl(), metrics={"eval_loss": 2.6491})
+    assert capsys.readouterr().out == "step   300 of 1200: training loss 3.5000, validation loss 2.6491\n"

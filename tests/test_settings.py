@@ -24,7 +24,8 @@ def test_offline_profile_uses_standin_and_sample():
     s = make_settings({"LABS_PROFILE": "offline"})
     assert s.offline and s.uses_standin and s.standin == "pretrained"
     assert s.dataset == str(SAMPLE_DATA)
-    assert "stand-in" in s.model_label and "not FLAN-T5" in s.model_label
+    assert s.model_label == "stand-in (pre-trained)"  # short, for titles; the run card says what it is
+    assert "not FLAN-T5" in s.model_description and s.model_description in s.run_card()
     assert s.profile_note == ""
 
 
@@ -59,6 +60,14 @@ def test_auto_without_hub_falls_back_with_banner(no_hub):
     assert s.profile == "offline" and s.requested_profile == "auto"
     assert "OFFLINE" in s.profile_note and "LABS_PROFILE=course" in s.profile_note
     assert "OFFLINE" in s.run_card()
+
+
+def test_a_profile_resolved_by_make_labs_keeps_what_was_asked(no_hub):
+    asked = make_settings({})
+    handed = {"LABS_PROFILE": asked.profile, "LABS_PROFILE_ASKED": "auto", "LABS_PROFILE_NOTE": asked.profile_note}
+    s = make_settings(handed)
+    assert (s.profile, s.requested_profile, s.profile_note) == ("offline", "auto", asked.profile_note)
+    assert s.run_card() == asked.run_card() and "(asked: auto)" in s.run_card()
 
 
 def test_auto_with_hub_is_course(with_hub):

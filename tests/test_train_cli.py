@@ -22,7 +22,8 @@ def test_full_from_the_command_line_then_refuses_to_overwrite(env, capsys):
     summary = json.loads((out / "train_summary.json").read_text())
     assert summary["steps"] == 2 and (out / "final" / "config.json").is_file() and (out / "losses.csv").is_file()
     before = sorted(p.relative_to(out) for p in out.rglob("*"))
-    capsys.readouterr()
+    printed = capsys.readouterr().out  # a line per evaluation, not the Trainer's raw log dictionaries
+    assert "step     2 of 2: training loss" in printed and "validation loss" in printed and "{'" not in printed
     assert main(["full", "--output-dir", str(out), *TINY]) == 2
     assert "never overwrites a run" in capsys.readouterr().err
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
