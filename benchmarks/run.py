@@ -78,7 +78,7 @@ def load_inputs(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_sections(args: argparse.Namespace, inputs: dict[str, Any]) -> list[dict[str, Any]]:
     """The cases the command line asks for, in order; their entries."""
-    from benchmarks.cases import contention, course, cpu, evaluation, generation, training
+    from benchmarks.cases import contention, course, cpu, evaluation, generation, precision, training
     from benchmarks.shapes import build_model
 
     sections, sizes, cfg = set(args.sections.split(",")), inputs["sizes"], inputs["cfg"]
@@ -99,6 +99,9 @@ def run_sections(args: argparse.Namespace, inputs: dict[str, Any]) -> list[dict[
         generation.bench_generation(
             model, tokenizer, cfg, long_prompts, sizes, results, context, new_tokens=sizes.long_new_tokens, name=name
         )
+        log("the default inference path; bf16 weights vs bf16 autocast")
+        autocast = inputs["settings"].autocast  # the precision the run card chooses on this machine
+        precision.bench_precisions(model, tokenizer, cfg, prompts, sizes, results, context, autocast)
     if "eval" in sections:
         log("evaluation")
         evaluation.bench_evaluation(dataset["test"], gen, results)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import ContextManager
+from typing import TYPE_CHECKING, ContextManager
+
+if TYPE_CHECKING:
+    from torch.nn import Module
 
 from .errors import LabsError
 
@@ -61,6 +64,12 @@ def pick_dtype(device: str, requested: str | None = None) -> str:
 
 
 AUTOCAST = ("bfloat16", "off")
+# How batched generation runs: the model as it is (fp32 weights, no autocast), under bf16 autocast, or on a
+# bf16 copy of the weights (half the bytes the memory-bound decoder reads per token; the model is not changed).
+PRECISIONS = ("fp32", "bf16-autocast", "bf16-weights")
+# Which of the two bf16 precisions batched generation uses where the settings choose bf16 (LABS_AUTOCAST):
+# the one switch for that default. "bf16-weights" waits on quiet-machine numbers (benchmarks/README.md, issue 37).
+BF16_GENERATION = "bf16-autocast"
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")  # x86 instructions that multiply bf16 natively
 
 
@@ -106,6 +115,11 @@ def precision_note(device: str, mode: str, cpuinfo: str | None = None) -> str:
         why = f"{native} multiplies bf16 natively; LABS_AUTOCAST=off" if native else f"no native bf16 on this {device}"
         return f"fp32 everywhere ({why})"
     why = native or f"asked for; this {device} has no native bf16, so it runs slower"
+    if BF16_GENERATION == "bf16-weights":
+        return (
+            f"fine-tuning in bf16 autocast, batched generation on a bf16 copy of the weights ({why}); "
+            "weights, PPO and checks by hand in fp32"
+        )
     return f"fine-tuning and batched generation in bf16 autocast ({why}); weights, PPO and checks by hand in fp32"
 
 
@@ -116,3 +130,41 @@ def autocast(device: str, mode: str) -> ContextManager:
     if mode == "off":
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.split(":")[0], dtype=getattr(torch, mode))
+
+
+def generation_precision(autocast_mode: str = "off", precision: str | None = None) -> str:
+    """``precision`` if given, else what ``autocast_mode`` implies: ``fp32`` for off, ``BF16_GENERATION`` for bf16."""
+    if precision is not None:
+        if precision not in PRECISIONS:
+            raise LabsError(f"precision={precision!r} is not one of {', '.join(PRECISIONS)}. Use one of those.")
+        return precision
+    if autocast_mode not in AUTOCAST:
+        raise LabsError(f"autocast={autocast_mode!r} is not one of {', '.join(AUTOCAST)}. Use one of those.")
+    return BF16_GENERATION if autocast_mode == "bfloat16" else "fp32"
+
+
+def bf16_copy(model: Module) -> Module:
+    """A copy of ``model`` whose floating-point weights and buffers are bf16; ``model`` itself is left as it is."""
+    import copy
+    import itertools
+
+    import torch
+
+    memo: dict[int, torch.Tensor] = {}  # deepcopy takes these for the originals: no full fp32 copy on the way
+    for tensor in itertools.chain(model.parameters(), model.buffers()):
+        if tensor.is_floating_point() and id(tensor) not in memo:
+            cast = tensor.detach().to(torch.bfloat16, copy=True)
+            memo[id(tensor)] = (
+                torch.nn.Parameter(cast, requires_grad=False) if isinstance(tensor, torch.nn.Parameter) else cast
+            )
+    return copy.deepcopy(model, memo)
+
+
+def inference_model(model: Module, precision: str) -> tuple[Module, str]:
+    """The model to generate with under ``precision`` (a bf16 copy for ``bf16-weights``) and its autocast mode."""
+    import torch
+
+    if precision == "bf16-weights":
+        in_bf16 = all(p.dtype == torch.bfloat16 for p in model.parameters() if p.is_floating_point())
+        return (model if in_bf16 else bf16_copy(model)), "off"
+    return model, "bfloat16" if precision == "bf16-autocast" else "off"

@@ -42,9 +42,10 @@ def summarize_dialogues(
     progress: bool = False,
     max_input_tokens: int = course.MAX_INPUT_TOKENS,
     autocast: str = "off",
+    precision: str | None = None,
     **generate_kwargs,
 ) -> list[str]:
-    """One summary per dialogue with the fine-tuning prompt, greedy unless told otherwise, under ``autocast``.
+    """One summary per dialogue with the fine-tuning prompt, greedy unless told otherwise, in ``precision``.
 
     A dialogue too long for ``max_input_tokens`` loses its end inside the prompt (``prompting.fit_dialogue``),
     so the instruction and the ``Summary:`` cue always reach the model.
@@ -62,6 +63,7 @@ def summarize_dialogues(
         progress=progress,
         desc="summarizing",
         autocast=autocast,
+        precision=precision,  # None: autocast decides (generation.generate_batched)
         **generate_kwargs,
     )
 

@@ -6,6 +6,7 @@ import warnings
 from typing import TYPE_CHECKING, Sequence
 
 from .device import autocast as autocast_context
+from .device import generation_precision, inference_model
 from .errors import LabsError
 
 if TYPE_CHECKING:
@@ -75,45 +76,54 @@ def generate_batched(
     progress: bool = True,
     desc: str = "generating",
     autocast: str = "off",
+    # fp32 (the model as it is), bf16-autocast or bf16-weights (a bf16 copy for this call, the model unchanged);
+    # None: autocast decides (off: fp32, bfloat16: device.BF16_GENERATION).
+    precision: str | None = None,
     **generate_kwargs,
 ) -> list[str]:
-    """Generate one text per prompt, in batches of similar length, under ``autocast``; returns them in input order."""
+    """Generate one text per prompt, in batches of similar length, in ``precision``; returns them in input order."""
     import torch
     from tqdm.auto import tqdm
 
     prompts = check_texts(prompts)
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size}: use 1 or more.")
+    precision = generation_precision(autocast, precision)
     if not prompts:
         return []
     check_loaded(model, tokenizer)
     max_new_tokens = fit_new_tokens(model, tokenizer, max_new_tokens)
     limit = max_input_tokens or tokenizer.model_max_length
-    # One token past the limit tells which prompts get cut, without the tokenizer's own warning.
-    lengths = [len(ids) for ids in tokenizer(prompts, truncation=True, max_length=limit + 1).input_ids]
-    _warn_if_cut(lengths, limit, tokenizer.truncation_side)
-    # Longest first: similar lengths share a batch (little padding), and a batch too big for
-    # memory fails at once rather than at the end.
-    order = sorted(range(len(prompts)), key=lambda i: (-lengths[i], i))
+    order = _longest_first(tokenizer, prompts, limit)
     options = _generate_options(generation_config, max_new_tokens, generate_kwargs)
     outputs: list[str | None] = [None] * len(prompts)
     was_training = model.training
     model.eval()
     try:
+        runner, mode = inference_model(model, precision)
         bar = tqdm(total=len(prompts), desc=desc, disable=not progress)
-        with torch.inference_mode(), autocast_context(str(model.device), autocast), bar:
+        with torch.inference_mode(), autocast_context(str(model.device), mode), bar:
             for start in range(0, len(order), batch_size):
                 batch = order[start : start + batch_size]
                 encoded = tokenizer(
                     [prompts[i] for i in batch], return_tensors="pt", padding=True, truncation=True, max_length=limit
                 ).to(model.device)
-                generated = model.generate(**encoded, **options)
+                generated = runner.generate(**encoded, **options)
                 for i, text in zip(batch, tokenizer.batch_decode(generated, skip_special_tokens=True)):
                     outputs[i] = text.strip()
                 bar.update(len(batch))
     finally:
         model.train(was_training)
     return outputs  # type: ignore[return-value]
+
+
+def _longest_first(tokenizer: PreTrainedTokenizerBase, prompts: list[str], limit: int) -> list[int]:
+    """The prompts' indices, longest first (similar lengths share a batch); warns about prompts over ``limit``."""
+    # One token past the limit tells which prompts get cut, without the tokenizer's own warning.
+    lengths = [len(ids) for ids in tokenizer(prompts, truncation=True, max_length=limit + 1).input_ids]
+    _warn_if_cut(lengths, limit, tokenizer.truncation_side)
+    # Longest first: little padding, and a batch too big for memory fails at once rather than at the end.
+    return sorted(range(len(prompts)), key=lambda i: (-lengths[i], i))
 
 
 def _generate_options(config: GenerationConfig | None, max_new_tokens: int, kwargs: dict) -> dict:
@@ -137,5 +147,5 @@ def _warn_if_cut(lengths: Sequence[int], limit: int, side: str) -> None:
             "(labs_helpers.prompting.make_prompt(..., budget=...)) "
             "or raise max_input_tokens if the model handles longer inputs.",
             TruncatedPromptWarning,
-            stacklevel=3,
+            stacklevel=4,  # generate_batched's caller
         )

@@ -86,6 +86,8 @@ def test_results_json_structure(tiny_run):
         "training step: bf16 autocast vs fp32",
         "dynamic int8 quantization (Linear)",
         "grad mode: inference_mode vs no_grad",
+        "generation: the kit's default path",
+        "generation: bf16 weights vs bf16 autocast",
     } <= names
     for r in payload["results"]:
         assert ENTRY_KEYS <= set(r), r["name"]
@@ -113,6 +115,31 @@ def test_results_json_structure(tiny_run):
         assert set(parts) == {"04", "05"} and all(
             set(p) == {"training", "validation", "generation"} for p in parts.values()
         )
+
+
+def test_the_precision_rows(tiny_run):
+    from labs_helpers.device import generation_precision
+
+    out, _ = tiny_run
+    results = {r["name"]: r for r in json.loads((out / "results.json").read_text())["results"]}
+    default = results["generation: the kit's default path"]
+    # The precision the run card chooses here (the tests' LABS_AUTOCAST, else the CPU's), against the lab's fp32 loop.
+    assert default["precision"] == generation_precision(default["settings_autocast"])
+    assert default["peak"] == ("float32" if default["precision"] == "fp32" else "bfloat16")
+    assert 0 < default["candidate_fraction_of_peak"] and default["new_tokens"] == shapes.TINY_SIZES.new_tokens
+    weights = results["generation: bf16 weights vs bf16 autocast"]
+    same, n = map(int, weights["identical_outputs"].split("/"))
+    assert n == shapes.TINY_SIZES.gen_dialogues and 0 <= same <= n and weights["copy_seconds"] >= 0
+    assert weights["candidate_gflops"] > 0 and 0 < weights["baseline_fraction_of_peak"]
+
+
+def test_precision_advice_waits_for_a_clear_win():
+    row = dict(name="generation: bf16 weights vs bf16 autocast", identical_outputs="40/48")
+    assert "BF16_GENERATION = 'bf16-weights'" in report.advice(dict(row, speedup=1.3, interval=[1.1, 1.4]))
+    assert "keep bf16 autocast" in report.advice(dict(row, speedup=1.1, interval=[0.95, 1.2]))
+    default = dict(name="generation: the kit's default path", speedup=3.0, precision="bf16-autocast", new_tokens=32)
+    text = report.advice(dict(default, candidate_fraction_of_peak=0.3, peak="bfloat16"))
+    assert "3.0x the lab's fp32 loop" in text and "30% of the bf16 matmul peak" in text
 
 
 def table_row(r: dict) -> str:

@@ -3,8 +3,16 @@
 import pytest
 import torch
 
-from labs_helpers import LabsError
-from labs_helpers.device import autocast, cpu_bf16_flags, native_bf16, pick_autocast, precision_note
+from labs_helpers import LabsError, device
+from labs_helpers.device import (
+    autocast,
+    bf16_copy,
+    cpu_bf16_flags,
+    generation_precision,
+    native_bf16,
+    pick_autocast,
+    precision_note,
+)
 from labs_helpers.finetuning import FinetunePlan, training_arguments
 from labs_helpers.generation import generate_batched
 from labs_helpers.settings import make_settings
@@ -72,17 +80,90 @@ def test_batched_generation_runs_under_autocast_only_when_asked(model_and_tokeni
         assert not torch.is_autocast_enabled("cpu")
 
 
-def test_the_precision_quality_script_compares_both_precisions_on_the_same_dialogues(model_and_tokenizer, dataset):
+def test_the_precision_quality_script_compares_each_bf16_precision_with_fp32(model_and_tokenizer, dataset):
     from benchmarks.precision_quality import compare_precisions
     from labs_helpers.evaluation import eval_dialogues
 
     model, tokenizer = model_and_tokenizer
     test = eval_dialogues(dataset["test"], 3)
     got = compare_precisions(model, tokenizer, list(test["dialogue"]), list(test["references"]), seed=0)
-    for mode in ("off", "bfloat16"):
-        low, mid, high = got[f"{mode}_rouge"]["rouge1"]
-        assert 0 <= low <= mid <= high <= 1
-    low, mean, high = got["rouge1_bf16_minus_fp32"]
-    assert low <= mean <= high
-    same, n = got["identical"].split("/")
-    assert n == "3" and 0 <= int(same) <= 3 and len(got["examples"]) == 3
+    assert set(got) == {"fp32", "bf16-autocast", "bf16-weights"}
+    for precision, result in got.items():
+        low, mid, high = result["rouge"]["rouge1"]
+        assert 0 <= low <= mid <= high <= 1 and result["seconds"] >= 0, precision
+    for precision in ("bf16-autocast", "bf16-weights"):
+        for kind in ("rouge1", "rougeL"):
+            low, mean, high = got[precision][f"{kind}_minus_fp32"]
+            assert low <= mean <= high
+        same, n = got[precision]["identical"].split("/")
+        assert n == "3" and 0 <= int(same) <= 3 and len(got[precision]["examples"]) == 3
+    assert next(model.parameters()).dtype == torch.float32  # the bf16 weights were a copy
+
+
+def test_the_precision_quality_script_refuses_an_unknown_precision():
+    from benchmarks.precision_quality import parse_args
+
+    assert parse_args(["--dataset", "d", "--precisions", "bf16-weights"]).precisions == ("bf16-weights",)
+    with pytest.raises(SystemExit):
+        parse_args(["--dataset", "d", "--precisions", "fp16"])
+
+
+def test_generation_precision_follows_autocast_and_the_one_switch(monkeypatch):
+    assert generation_precision("off") == "fp32"
+    assert generation_precision("bfloat16") == device.BF16_GENERATION == "bf16-autocast"  # the default, for now
+    assert generation_precision("bfloat16", "fp32") == "fp32"  # asked: obeyed
+    monkeypatch.setattr(device, "BF16_GENERATION", "bf16-weights")
+    assert generation_precision("bfloat16") == "bf16-weights" and generation_precision("off") == "fp32"
+    assert "bf16 copy of the weights" in precision_note("cpu", "bfloat16", ZEN4)
+    with pytest.raises(LabsError, match="precision='fp16' is not one of fp32, bf16-autocast, bf16-weights"):
+        generation_precision("off", "fp16")
+    with pytest.raises(LabsError, match="autocast='float16'"):
+        generation_precision("float16")
+
+
+def test_the_bf16_copy_leaves_the_model_as_it_was(model_and_tokenizer):
+    model, _ = model_and_tokenizer
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    copy = bf16_copy(model)
+    assert all(p.dtype == torch.bfloat16 for p in copy.parameters())
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert all(torch.equal(p, before[name]) for name, p in model.named_parameters())
+    assert copy.encoder.embed_tokens.weight is copy.shared.weight  # shared weights stay shared in the copy
+    assert not any(p.requires_grad for p in copy.parameters()) and copy.training == model.training
+
+
+def _lm_head_dtypes(model, tokenizer, **precision):
+    """The (output, weight) dtypes of the LM head while ``generate_batched`` ran with ``precision``."""
+    seen = set()
+    hook = model.lm_head.register_forward_hook(lambda m, args, out: seen.add((out.dtype, m.weight.dtype)))
+    try:  # the hook travels with a bf16 copy, so it sees the copy's LM head too
+        generate_batched(model, tokenizer, ["a b c", "d e"], max_new_tokens=3, progress=False, **precision)
+    finally:
+        hook.remove()
+    return seen
+
+
+def test_batched_generation_runs_in_the_precision_asked_for(model_and_tokenizer, monkeypatch):
+    model, tokenizer = model_and_tokenizer
+    bf16, fp32 = torch.bfloat16, torch.float32
+    assert _lm_head_dtypes(model, tokenizer, precision="fp32") == {(fp32, fp32)}
+    assert _lm_head_dtypes(model, tokenizer, precision="bf16-autocast") == {(bf16, fp32)}
+    assert _lm_head_dtypes(model, tokenizer, precision="bf16-weights") == {(bf16, bf16)}
+    assert _lm_head_dtypes(model, tokenizer, autocast="bfloat16") == {(bf16, fp32)}  # today's default
+    monkeypatch.setattr(device, "BF16_GENERATION", "bf16-weights")
+    assert _lm_head_dtypes(model, tokenizer, autocast="bfloat16") == {(bf16, bf16)}
+    assert next(model.parameters()).dtype == fp32 and not model.training
+
+
+def test_summaries_pass_the_precision_on(model_and_tokenizer):
+    from labs_helpers.evaluation import summarize_dialogues
+
+    model, tokenizer = model_and_tokenizer
+    seen = set()
+    hook = model.lm_head.register_forward_hook(lambda m, args, out: seen.add(m.weight.dtype))
+    try:
+        texts = summarize_dialogues(model, tokenizer, ["#Person1#: Hi."], max_new_tokens=3, precision="bf16-weights")
+    finally:
+        hook.remove()
+    assert seen == {torch.bfloat16} and len(texts) == 1
+    assert next(model.parameters()).dtype == torch.float32

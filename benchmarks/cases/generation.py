@@ -10,6 +10,9 @@ from benchmarks.alternation import alternate, rates
 from benchmarks.measure import entry, t5_flops
 from benchmarks.shapes import Sizes
 
+# The matmul peak (cpu.bench_matmul) a precision's achieved GFLOP/s is a fraction of.
+PEAK_DTYPE = {"fp32": "float32", "bf16-autocast": "bfloat16", "bf16-weights": "bfloat16"}
+
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
@@ -62,8 +65,9 @@ def time_both_paths(
     seq_idx: list[int],
     sizes: Sizes,
     n_new: int,
+    precision: str = "fp32",
 ) -> dict[str, Any]:
-    """The lab's loop over ``seq_idx`` and the kit's batches over all ``prompts``, timed in alternation."""
+    """The lab's fp32 loop over ``seq_idx`` and the kit's batches in ``precision`` over all ``prompts``, alternated."""
     from labs_helpers.generation import generate_batched
 
     outputs: dict[str, Any] = {}
@@ -82,13 +86,37 @@ def time_both_paths(
             do_sample=False,
             num_beams=1,
             progress=False,
+            precision=precision,
         )
 
     # Short warm-ups (2 new tokens) instead of a whole untimed round: a round of the lab's loop takes minutes.
     lab_generate_one(model, tokenizer, prompts[seq_idx[0]], 2)
-    generate_batched(model, tokenizer, prompts[:2], batch_size=2, max_new_tokens=2, progress=False)
+    generate_batched(model, tokenizer, prompts[:2], batch_size=2, max_new_tokens=2, progress=False, precision=precision)
     seconds = alternate({"lab": lab, "kit": kit}, rounds=sizes.gen_rounds, warmup=0)
     return dict(seconds, lab_out=outputs["lab"], kit_out=outputs["kit"])
+
+
+def achieved(
+    cfg: dict[str, Any],
+    lengths: list[int],
+    seq_idx: list[int],
+    n_new: int,
+    timed: dict[str, Any],
+    peaks: dict[str, float],
+    precision: str,
+) -> dict[str, Any]:
+    """Useful GFLOP/s of the lab's loop (fp32) and the kit's batches (``precision``), as fractions of their peaks."""
+    lab_s, kit_s = statistics.median(timed["lab"]), statistics.median(timed["kit"])
+    lab = sum(t5_flops(cfg, lengths[i], n_new) for i in seq_idx) / lab_s / 1e9
+    kit = sum(t5_flops(cfg, n, n_new) for n in lengths) / kit_s / 1e9
+    peak = PEAK_DTYPE[precision]
+    return dict(
+        baseline_gflops=lab,
+        candidate_gflops=kit,
+        baseline_fraction_of_peak=lab / peaks["float32"],
+        candidate_fraction_of_peak=kit / peaks[peak],
+        peak=peak,
+    )
 
 
 def bench_generation(
@@ -101,17 +129,15 @@ def bench_generation(
     context: dict[str, Any],
     new_tokens: int | None = None,
     name: str = "generation throughput",
+    precision: str = "fp32",
 ) -> dict[str, Any]:
-    """Section 1: one dialogue at a time (the lab) vs batched and length-sorted (the kit), in alternation."""
+    """Section 1: one dialogue at a time (the lab, fp32) vs batched and length-sorted (the kit, ``precision``)."""
     n_new = new_tokens or sizes.new_tokens
     lengths = [len(ids) for ids in tokenizer(prompts, truncation=True).input_ids]
     seq_idx = spread_subset(lengths, sizes.seq_dialogues)
-    timed = time_both_paths(model, tokenizer, prompts, seq_idx, sizes, n_new)
-    lab_s, kit_s = statistics.median(timed["lab"]), statistics.median(timed["kit"])
+    timed = time_both_paths(model, tokenizer, prompts, seq_idx, sizes, n_new, precision)
+    lab_s = statistics.median(timed["lab"])
     encoder_share = encoder_seconds(model, tokenizer, [prompts[i] for i in seq_idx]) / lab_s
-    lab_gflops = sum(t5_flops(cfg, lengths[i], n_new) for i in seq_idx) / lab_s / 1e9
-    kit_gflops = sum(t5_flops(cfg, n, n_new) for n in lengths) / kit_s / 1e9
-    peak = context["matmul_peak_gflops"]["float32"]
     lab_out, kit_out = timed["lab_out"], timed["kit_out"]
     same = sum(tokenizer.decode(lab_out[i], skip_special_tokens=True).strip() == kit_out[i] for i in seq_idx)
     results.append(
@@ -119,21 +145,20 @@ def bench_generation(
             name,
             "1 generation",
             "lab: one dialogue at a time",
-            f"kit: batched ({sizes.eval_batch_size}), length-sorted",
+            f"kit: batched ({sizes.eval_batch_size}), length-sorted"
+            + ("" if precision == "fp32" else f", {precision}"),
             "dialogues/s",
             True,
             (rates(len(seq_idx), timed["lab"]), rates(len(prompts), timed["kit"])),
             f"greedy, {n_new} new tokens each; lab timed on {len(seq_idx)} dialogues spread over the length range, "
             f"kit on {len(prompts)}; {sizes.gen_rounds} alternated rounds",
-            baseline_gflops=lab_gflops,
-            candidate_gflops=kit_gflops,
-            baseline_fraction_of_peak=lab_gflops / peak,
-            candidate_fraction_of_peak=kit_gflops / peak,
+            **achieved(cfg, lengths, seq_idx, n_new, timed, context["matmul_peak_gflops"], precision),
             baseline_mean_input_tokens=statistics.mean(lengths[i] for i in seq_idx),
             candidate_mean_input_tokens=statistics.mean(lengths),
             identical_outputs=f"{same}/{len(seq_idx)}",
             baseline_encoder_share=encoder_share,
             new_tokens=n_new,
+            precision=precision,
         )
     )
     # Per dialogue, round by round: the evaluation case extrapolates from these pairs.
