@@ -202,18 +202,7 @@ def make_settings(env: Mapping[str, str] | None = None, base: Path | None = None
     course_model = env.get("LABS_MODEL") or course.MODEL
     profile, note = _resolve_profile(env, course_model)
 
-    standin: str | None = None
-    if profile == "course":
-        model = course_model
-        dataset = env.get("LABS_DATASET") or course.DATASET
-    else:
-        if env.get("LABS_MODEL"):
-            model = env["LABS_MODEL"]
-        else:
-            standin = choice(env, "LABS_STANDIN", STANDINS, "pretrained")
-            model = f"stand-in:{standin}"
-        dataset = env.get("LABS_DATASET") or str(SAMPLE_DATA)
-
+    model, standin, dataset = _model_and_data(env, profile, course_model)
     device = _pick_device(env)
     autocast = pick_autocast(device, env.get("LABS_AUTOCAST") or None)
     sizes = SIZES["course" if profile == "course" else standin or "instant"]
@@ -245,6 +234,17 @@ def make_settings(env: Mapping[str, str] | None = None, base: Path | None = None
         unknown=unknown_variables(env),
         threads_note=_threads_note(env),
     )
+
+
+def _model_and_data(env: Mapping[str, str], profile: str, course_model: str) -> tuple[str, str | None, str]:
+    """(model, stand-in kind or None, dataset) for the resolved profile."""
+    if profile == "course":
+        return course_model, None, env.get("LABS_DATASET") or course.DATASET
+    dataset = env.get("LABS_DATASET") or str(SAMPLE_DATA)
+    if env.get("LABS_MODEL"):
+        return env["LABS_MODEL"], None, dataset
+    standin = choice(env, "LABS_STANDIN", STANDINS, "pretrained")
+    return f"stand-in:{standin}", standin, dataset
 
 
 def _threads_note(env: Mapping[str, str]) -> str:

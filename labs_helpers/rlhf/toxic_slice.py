@@ -77,12 +77,7 @@ def select_slice(
     With ``widen=True``, a split with too few such rows (the kit's small sample) gives the highest-scoring
     rows instead, as many as a training batch and a held-out part need, and the slice says so.
     """
-    if not 0 <= threshold < 1:
-        raise LabsError(f"threshold={threshold!r}: use a toxicity in [0, 1), e.g. trl's 0.3.")
-    if not 0 < held_out < 1:
-        raise LabsError(f"held_out={held_out!r}: use a share between 0 and 1, e.g. 0.4.")
-    if scored not in SCORED:
-        raise LabsError(f"scored={scored!r}: use one of {', '.join(SCORED)}.")
+    _check_options(threshold, held_out, scored)
     scores = _scores(split, reward_model, scored, summaries_by_id)
     keep = [i for i, score in enumerate(scores) if score > threshold]
     needed = math.ceil(batch_size / (1 - held_out)) + 1
@@ -112,6 +107,16 @@ def select_slice(
         widened=widened,
         scored=scored,
     )
+
+
+def _check_options(threshold: float, held_out: float, scored: str) -> None:
+    """One sentence for a threshold, share or scored text that ``select_slice`` cannot use."""
+    if not 0 <= threshold < 1:
+        raise LabsError(f"threshold={threshold!r}: use a toxicity in [0, 1), e.g. trl's 0.3.")
+    if not 0 < held_out < 1:
+        raise LabsError(f"held_out={held_out!r}: use a share between 0 and 1, e.g. 0.4.")
+    if scored not in SCORED:
+        raise LabsError(f"scored={scored!r}: use one of {', '.join(SCORED)}.")
 
 
 def _scores(split: Any, reward_model: Any, scored: str, summaries_by_id: dict[str, str] | None) -> list[float]:
