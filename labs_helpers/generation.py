@@ -87,7 +87,7 @@ def generate_batched(
 
     prompts = check_texts(prompts)
     if batch_size < 1:
-        raise ValueError(f"batch_size={batch_size}: use 1 or more.")
+        raise LabsError(f"batch_size={batch_size}: use 1 or more.")
     precision = generation_precision(autocast, precision)
     if not prompts:
         return []

@@ -102,7 +102,7 @@ def words(text: str) -> list[str]:
 def distinct_n(texts: Sequence[str], n: int = 2) -> float:
     """Distinct-n (Li et al., 2016): unique word n-grams / all word n-grams over ``texts`` (0 if none)."""
     if n < 1:
-        raise ValueError(f"n={n}: distinct-n needs n >= 1 (1 for words, 2 for word pairs, ...).")
+        raise LabsError(f"n={n}: distinct-n needs n >= 1 (1 for words, 2 for word pairs, ...).")
     if isinstance(texts, str):
         raise LabsError("distinct_n scores a list of texts, not one text (it would count characters): pass [text].")
     texts = list(texts)

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from labs_helpers.errors import LabsError
 from labs_helpers.generation import generate_batched
 from labs_helpers.prompting import format_prompt
 
@@ -45,7 +46,7 @@ def test_restores_training_mode(model_and_tokenizer):
 
 def test_empty_and_bad_batch():
     assert generate_batched(None, None, []) == []
-    with pytest.raises(ValueError, match="batch_size=0"):
+    with pytest.raises(LabsError, match="batch_size=0"):
         generate_batched(None, None, ["x"], batch_size=0)
 
 

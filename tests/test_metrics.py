@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from labs_helpers.errors import LabsError
 from labs_helpers.metrics import distinct_n, repeated_ngrams, rouge_ci, rouge_scores
 
 
@@ -80,5 +81,5 @@ def test_distinct_n_and_repeated_ngrams():
     assert distinct_n(["one"], 2) == 0.0
     assert repeated_ngrams("go go go go", 1) == pytest.approx(0.75)
     assert repeated_ngrams("the cat sat on the mat", 2) == 0.0
-    with pytest.raises(ValueError, match="n=0"):
+    with pytest.raises(LabsError, match="n=0"):
         distinct_n(["x"], 0)
