@@ -14,8 +14,9 @@ QUIET := TQDM_DISABLE=1 HF_DATASETS_DISABLE_PROGRESS_BARS=1 HF_HUB_DISABLE_PROGR
 SHARED_DATASET := $(if $(SHARED_DATA),LABS_DATASET=$(abspath $(SHARED_DATA)))
 # A local copy of DialogSum next to the kit (as in CI) is used offline unless LABS_DATASET is set.
 LOCAL_DATA := $(if $(LABS_DATASET),,$(SHARED_DATASET))
-# CPU threads sleep while they wait (labs_helpers/threads.py: a job beside this one slows it far less).
-THREADS := OMP_WAIT_POLICY=$(or $(OMP_WAIT_POLICY),PASSIVE)
+# CPU threads spin briefly, then sleep, while they wait (labs_helpers/threads.py: as fast alone, far
+# fewer very slow steps beside another job); an OMP_WAIT_POLICY or GOMP_SPINCOUNT of yours wins.
+THREADS := $(if $(OMP_WAIT_POLICY)$(GOMP_SPINCOUNT),,GOMP_SPINCOUNT=10000)
 # fp32 arithmetic in tests: checked outputs must not depend on whether the CI machine has native bf16.
 TEST_ENV := $(QUIET) $(THREADS) LABS_PROFILE=offline LABS_STANDIN=instant LABS_AUTOCAST=off $(SHARED_DATASET)
 

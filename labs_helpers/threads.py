@@ -1,12 +1,14 @@
 """How torch's CPU threads wait for each other: the kit's choice for a machine shared with other jobs.
 
-torch runs its CPU kernels on OpenMP threads. Between two kernels each thread waits at a barrier,
-and by default (GNU OpenMP) it *spins* there for a while before it sleeps. Alone on the machine
-that saves a wake-up; with another job on one of the cores, the spinning thread burns the time slice
-that its partner needs to reach the barrier, and every step slows down many times over.
-``OMP_WAIT_POLICY=PASSIVE`` makes waiting threads sleep at once. The OpenMP runtime reads it once,
-when torch loads, so only an entry point (a command line, the runner that starts the kernels) can
-choose it, before anything imports torch. ``benchmarks/cases/contention.py`` measures the choice.
+torch runs its CPU kernels on OpenMP threads (GNU OpenMP in its Linux wheels). Between two kernels
+each thread waits at a barrier, spinning up to ``GOMP_SPINCOUNT`` times (300,000 by default) before
+it sleeps. Alone on the machine, spinning saves a wake-up; with another job on one of the cores, a
+spinning thread burns the time slice its partner needs to reach the barrier, and some steps take 10
+to 20 times as long. ``GOMP_SPINCOUNT=10000`` spins for a short while and then sleeps: measured
+(``benchmarks/cases/contention.py``), it costs nothing alone and bounds the slow steps, where
+``OMP_WAIT_POLICY=PASSIVE`` (never spin) costs a quarter to four fifths of the speed alone. The
+runtime reads both once, when torch loads, so only an entry point (a command line, the runner that
+starts the kernels) can choose them. Other OpenMP runtimes (macOS's) ignore the variable.
 """
 
 from __future__ import annotations
@@ -15,32 +17,37 @@ import os
 import sys
 from collections.abc import Mapping, MutableMapping
 
+SPIN = "GOMP_SPINCOUNT"
 WAIT_POLICY = "OMP_WAIT_POLICY"
-THREAD_ENV: dict[str, str] = {WAIT_POLICY: "PASSIVE"}
-WHY = "threads sleep instead of spinning while they wait, so a job beside this one slows it far less"
+THREAD_ENV: dict[str, str] = {SPIN: "10000"}
+WHY = "threads spin briefly, then sleep: as fast alone, and far fewer very slow steps beside another job"
 
 
 def with_thread_env(env: Mapping[str, str]) -> dict[str, str]:
-    """``env`` with the kit's wait policy added, unless it already names one (the user's choice wins)."""
+    """``env`` with the kit's spin count added, unless it already says how threads wait (the user's choice wins)."""
+    if SPIN in env or WAIT_POLICY in env:
+        return dict(env)
     return {**THREAD_ENV, **env}
 
 
 def apply_thread_env(environ: MutableMapping[str, str] | None = None) -> bool:
-    """Put the kit's wait policy into this process's environment; True if it takes effect here (torch not loaded)."""
+    """Put the kit's spin count into this process's environment; True if it takes effect here (torch not loaded)."""
     target = os.environ if environ is None else environ
-    for name, value in THREAD_ENV.items():
-        target.setdefault(name, value)
+    chosen = with_thread_env(target)
+    for name in THREAD_ENV:
+        if name in chosen:
+            target[name] = chosen[name]
     return "torch" not in sys.modules
 
 
 def thread_note(env: Mapping[str, str], threads: int) -> str:
     """The run card's line: how many threads, how they wait, and why."""
-    policy = env.get(WAIT_POLICY, "").upper()
-    if policy == THREAD_ENV[WAIT_POLICY]:
-        return f"{threads}, OpenMP wait passive ({WHY})"
-    if policy:
-        return f"{threads}, OpenMP wait {policy.lower()} (set by {WAIT_POLICY})"
+    if env.get(SPIN) == THREAD_ENV[SPIN] and WAIT_POLICY not in env:
+        return f"{threads}, {SPIN}={THREAD_ENV[SPIN]} ({WHY})"
+    chosen = ", ".join(f"{name}={env[name]}" for name in (SPIN, WAIT_POLICY) if name in env)
+    if chosen:
+        return f"{threads}, {chosen} (your choice)"
     return (
-        f"{threads}, OpenMP wait: torch's default (threads spin: slow beside another job; "
-        f"`make lab` and `make labs` set {WAIT_POLICY}=PASSIVE)"
+        f"{threads}, torch's default wait (threads spin: slow beside another job; "
+        f"`make lab` and `make labs` set {SPIN}={THREAD_ENV[SPIN]})"
     )

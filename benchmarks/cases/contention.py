@@ -3,8 +3,9 @@
 Each measurement is a child process (the OpenMP runtime reads its wait policy once, when torch loads)
 that builds a stand-in-sized T5 (the pre-trained stand-in's width, random weights) and times its steps.
 The competing job is another torch process multiplying matrices with its default threads, at the same
-priority or at nice 15. Thread policies: torch's default (2 threads, OpenMP's threads spin at barriers),
-``OMP_WAIT_POLICY=PASSIVE`` (they sleep), 1 thread, and the kit's choice (``labs_helpers.threads``).
+priority or at nice 15. Thread policies: torch's default (2 threads that spin up to 300,000 times at a
+barrier), ``OMP_WAIT_POLICY=PASSIVE`` (they sleep at once), 1 thread, and ``GOMP_SPINCOUNT=10000``
+(spin briefly, then sleep); the kit's choice (``labs_helpers.threads``) is marked.
 Rounds alternate every (policy, neighbour) cell, so all meet the same load; within a round, step i of a
 cell pairs with step i of the cell it is compared with.
 """
@@ -29,6 +30,7 @@ POLICIES: dict[str, dict[str, str]] = {
     "torch default": {},
     "OMP_WAIT_POLICY=PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"},
     "1 thread": {"OMP_NUM_THREADS": "1"},
+    "GOMP_SPINCOUNT=10000": {"GOMP_SPINCOUNT": "10000"},
 }
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "MKL_NUM_THREADS")
 COMPETITOR = "import torch\na = torch.randn(1024, 1024)\nwhile True:\n    a @ a\n"

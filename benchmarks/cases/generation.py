@@ -58,6 +58,31 @@ def spread_subset(lengths: list[int], k: int) -> list[int]:
     return sorted({by_length[round(j * (len(lengths) - 1) / max(k - 1, 1))] for j in range(k)})
 
 
+def kit_generate(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: list[str],
+    batch: int,
+    n_new: int,
+    precision: str,
+) -> list[str]:
+    """The kit's batched path, greedy, exactly ``n_new`` new tokens per prompt, in ``precision``."""
+    from labs_helpers.generation import generate_batched
+
+    return generate_batched(
+        model,
+        tokenizer,
+        prompts,
+        batch_size=batch,
+        max_new_tokens=n_new,
+        min_new_tokens=n_new,
+        do_sample=False,
+        num_beams=1,
+        progress=False,
+        precision=precision,
+    )
+
+
 def time_both_paths(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -76,18 +101,7 @@ def time_both_paths(
         outputs["lab"] = {i: lab_generate_one(model, tokenizer, prompts[i], n_new) for i in seq_idx}
 
     def kit() -> None:
-        outputs["kit"] = generate_batched(
-            model,
-            tokenizer,
-            prompts,
-            batch_size=sizes.eval_batch_size,
-            max_new_tokens=n_new,
-            min_new_tokens=n_new,
-            do_sample=False,
-            num_beams=1,
-            progress=False,
-            precision=precision,
-        )
+        outputs["kit"] = kit_generate(model, tokenizer, prompts, sizes.eval_batch_size, n_new, precision)
 
     # Short warm-ups (2 new tokens) instead of a whole untimed round: a round of the lab's loop takes minutes.
     lab_generate_one(model, tokenizer, prompts[seq_idx[0]], 2)

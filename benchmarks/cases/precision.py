@@ -8,7 +8,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from benchmarks.alternation import alternate, rates
-from benchmarks.cases.generation import bench_generation
+from benchmarks.cases.generation import bench_generation, kit_generate
 from benchmarks.measure import entry, t5_flops
 from benchmarks.shapes import Sizes
 
@@ -47,23 +47,9 @@ def batched_case(
     outputs: dict[str, list[str]],
 ) -> Callable[[], None]:
     """A call of the kit's batched generation in ``precision`` that keeps its texts in ``outputs[precision]``."""
-    from labs_helpers.generation import generate_batched
-
-    n = sizes.new_tokens
 
     def run() -> None:
-        outputs[precision] = generate_batched(
-            model,
-            tokenizer,
-            prompts,
-            batch_size=sizes.eval_batch_size,
-            max_new_tokens=n,
-            min_new_tokens=n,
-            do_sample=False,
-            num_beams=1,
-            progress=False,
-            precision=precision,
-        )
+        outputs[precision] = kit_generate(model, tokenizer, prompts, sizes.eval_batch_size, sizes.new_tokens, precision)
 
     return run
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from ..errors import LabsError
 from ..runs import new_run_folder
 from ..settings import KIT_ROOT, make_settings
-from ..threads import WAIT_POLICY, apply_thread_env, with_thread_env
+from ..threads import SPIN, WAIT_POLICY, apply_thread_env, with_thread_env
 from . import gradebook
 from .autograde import Grading, grade_notebook, load_assignment
 from .sandbox import Limits, Sandbox, become_subreaper, choose, kill_descendants
@@ -84,9 +84,9 @@ def _check(options) -> str:
 def kernel_env(options, private: Path) -> dict[str, str]:
     """The settings every kernel (and the grader's trusted copies) use: offline, the instant stand-in."""
     chosen = {
-        key: value for key, value in os.environ.items() if key.startswith("LABS_") or key in QUIET + (WAIT_POLICY,)
+        key: value for key, value in os.environ.items() if key.startswith("LABS_") or key in QUIET + (SPIN, WAIT_POLICY)
     }
-    env = with_thread_env(chosen)  # the instructor's OMP_WAIT_POLICY, else the kit's (threads.py: why)
+    env = with_thread_env(chosen)  # the instructor's choice, else the kit's (threads.py: why)
     env.update(LABS_PROFILE="offline", LABS_STANDIN="instant", LABS_CACHE=str(private / "cache"))
     env.pop("LABS_MODEL", None)
     env.pop("LABS_RUN_DIR", None)
