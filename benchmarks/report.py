@@ -186,7 +186,7 @@ def precision_advice(r: dict[str, Any]) -> str:
         return (
             f"Default inference path ({r['precision']}, as the settings choose here; batched): {x:.1f}x the lab's "
             f"fp32 loop at {r['new_tokens']} new tokens, {r['candidate_fraction_of_peak']:.0%} of the "
-            f"{PEAK_NAMES[r['peak']]} matmul peak (issue 37's goal where bf16 is native: 4x and 50%)."
+            f"{PEAK_NAMES[r['peak']]} matmul peak (the goal where bf16 is native: 4x and 50%)."
         )
     low = r.get("interval", [x, x])[0]
     verdict = (

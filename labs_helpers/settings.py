@@ -19,9 +19,9 @@ LABS_DEVICE          ``cuda``, ``mps`` or ``cpu``; default: the best available
 LABS_DTYPE           ``float32`` or ``bfloat16``: the weights when a notebook loads
                      a model; default: bf16 on CUDA that supports it, else fp32
                      (T5 overflows in fp16, so never that)
-LABS_AUTOCAST        ``bfloat16`` or ``off``: training and batched generation under
-                     bf16 autocast; default: on where the hardware multiplies bf16
-                     natively (CUDA with bf16, CPUs with AMX or AVX-512 BF16)
+LABS_AUTOCAST        ``bfloat16`` or ``off``: training under bf16 autocast and batched
+                     generation on bf16 weights; default: on where the hardware multiplies
+                     bf16 natively (CUDA with bf16, CPUs with AMX or AVX-512 BF16)
 LABS_N_EVAL          unique test dialogues to evaluate
 LABS_TRAIN_STEPS     optimizer steps per training run
 LABS_TRAIN_EXAMPLES  training examples to use (a slice of the train split)

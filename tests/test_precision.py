@@ -44,7 +44,9 @@ def test_the_run_card_says_which_precision_runs_where_and_why():
     assert precision_note("cpu", "off", ZEN2) == "fp32 everywhere (no native bf16 on this cpu)"
     assert "LABS_AUTOCAST=off" in precision_note("cpu", "off", ZEN4)
     on = precision_note("cpu", "bfloat16", ZEN4)
-    assert "bf16 autocast (cpu: avx512_bf16)" in on and "checks by hand in fp32" in on
+    assert (
+        "batched generation on a bf16 copy of the weights (cpu: avx512_bf16)" in on and "checks by hand in fp32" in on
+    )
     assert "no native bf16" in precision_note("cpu", "bfloat16", ZEN2)
     card = make_settings({"LABS_PROFILE": "offline", "LABS_DEVICE": "cpu", "LABS_AUTOCAST": "bfloat16"}).run_card()
     assert "precision" in card and "bf16 autocast" in card
@@ -110,11 +112,11 @@ def test_the_precision_quality_script_refuses_an_unknown_precision():
 
 def test_generation_precision_follows_autocast_and_the_one_switch(monkeypatch):
     assert generation_precision("off") == "fp32"
-    assert generation_precision("bfloat16") == device.BF16_GENERATION == "bf16-autocast"  # the default, for now
+    assert generation_precision("bfloat16") == device.BF16_GENERATION == "bf16-weights"  # the default
     assert generation_precision("bfloat16", "fp32") == "fp32"  # asked: obeyed
-    monkeypatch.setattr(device, "BF16_GENERATION", "bf16-weights")
-    assert generation_precision("bfloat16") == "bf16-weights" and generation_precision("off") == "fp32"
     assert "bf16 copy of the weights" in precision_note("cpu", "bfloat16", ZEN4)
+    monkeypatch.setattr(device, "BF16_GENERATION", "bf16-autocast")
+    assert generation_precision("bfloat16") == "bf16-autocast" and generation_precision("off") == "fp32"
     with pytest.raises(LabsError, match="precision='fp16' is not one of fp32, bf16-autocast, bf16-weights"):
         generation_precision("off", "fp16")
     with pytest.raises(LabsError, match="autocast='float16'"):
@@ -149,9 +151,9 @@ def test_batched_generation_runs_in_the_precision_asked_for(model_and_tokenizer,
     assert _lm_head_dtypes(model, tokenizer, precision="fp32") == {(fp32, fp32)}
     assert _lm_head_dtypes(model, tokenizer, precision="bf16-autocast") == {(bf16, fp32)}
     assert _lm_head_dtypes(model, tokenizer, precision="bf16-weights") == {(bf16, bf16)}
-    assert _lm_head_dtypes(model, tokenizer, autocast="bfloat16") == {(bf16, fp32)}  # today's default
-    monkeypatch.setattr(device, "BF16_GENERATION", "bf16-weights")
-    assert _lm_head_dtypes(model, tokenizer, autocast="bfloat16") == {(bf16, bf16)}
+    assert _lm_head_dtypes(model, tokenizer, autocast="bfloat16") == {(bf16, bf16)}  # the default
+    monkeypatch.setattr(device, "BF16_GENERATION", "bf16-autocast")
+    assert _lm_head_dtypes(model, tokenizer, autocast="bfloat16") == {(bf16, fp32)}
     assert next(model.parameters()).dtype == fp32 and not model.training
 
 
