@@ -188,13 +188,9 @@ def precision_advice(r: dict[str, Any]) -> str:
             f"fp32 loop at {r['new_tokens']} new tokens, {r['candidate_fraction_of_peak']:.0%} of the "
             f"{PEAK_NAMES[r['peak']]} matmul peak (the goal where bf16 is native: 4x and 50%)."
         )
-    low = r.get("interval", [x, x])[0]
-    verdict = (
-        "a candidate for the default (labs_helpers.device.BF16_GENERATION = 'bf16-weights') if "
-        "precision_quality.py shows the summaries unchanged"
-        if low > 1
-        else "keep bf16 autocast"
-    )
+    low, chosen = r.get("interval", [x, x])[0], r.get("bf16_generation", "")
+    faster = "bf16 weights" if low > 1 else "bf16 autocast" if r.get("interval", [x, x])[1] < 1 else "neither"
+    verdict = f"faster here: {faster}; the default (labs_helpers.device.BF16_GENERATION): {chosen or 'see device.py'}"
     same = r["identical_outputs"]
     return f"bf16 weights vs bf16 autocast for batched generation: {x:.2f}x ({same} identical): {verdict}."
 

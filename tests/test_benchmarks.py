@@ -133,10 +133,12 @@ def test_the_precision_rows(tiny_run):
     assert weights["candidate_gflops"] > 0 and 0 < weights["baseline_fraction_of_peak"]
 
 
-def test_precision_advice_waits_for_a_clear_win():
-    row = dict(name="generation: bf16 weights vs bf16 autocast", identical_outputs="40/48")
-    assert "BF16_GENERATION = 'bf16-weights'" in report.advice(dict(row, speedup=1.3, interval=[1.1, 1.4]))
-    assert "keep bf16 autocast" in report.advice(dict(row, speedup=1.1, interval=[0.95, 1.2]))
+def test_precision_advice_names_the_faster_only_on_a_clear_win_and_the_default_in_use():
+    row = dict(name="generation: bf16 weights vs bf16 autocast", identical_outputs="40/48", bf16_generation="x")
+    assert "faster here: bf16 weights; the default" in report.advice(dict(row, speedup=1.3, interval=[1.1, 1.4]))
+    assert "faster here: neither" in report.advice(dict(row, speedup=1.1, interval=[0.95, 1.2]))
+    assert "faster here: bf16 autocast" in report.advice(dict(row, speedup=0.8, interval=[0.7, 0.9]))
+    assert "BF16_GENERATION): x." in report.advice(dict(row, speedup=1.3, interval=[1.1, 1.4]))
     default = dict(name="generation: the kit's default path", speedup=3.0, precision="bf16-autocast", new_tokens=32)
     text = report.advice(dict(default, candidate_fraction_of_peak=0.3, peak="bfloat16"))
     assert "3.0x the lab's fp32 loop" in text and "30% of the bf16 matmul peak" in text

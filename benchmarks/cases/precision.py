@@ -36,6 +36,7 @@ def bench_precisions(
     bench_generation(model, tokenizer, cfg, prompts, sizes, results, context, name=DEFAULT_PATH, precision=precision)
     results[-1].update(settings_autocast=autocast_mode, bf16_generation=BF16_GENERATION)
     bench_bf16_weights(model, tokenizer, cfg, prompts, sizes, results, context)
+    results[-1].update(bf16_generation=BF16_GENERATION)
 
 
 def batched_case(
