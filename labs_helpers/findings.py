@@ -113,9 +113,11 @@ def _rlhf(data: dict, found: Mapping[str, dict]) -> str:
     change = data["paired_difference"]
     mean, low, high = (change[k] for k in ("mean_difference", "low", "high"))
     verdict = "PPO lowered it" if high < 0 else "PPO raised it" if low > 0 else "no effect shown (the interval holds 0)"
+    rivals = found.get("06_rlhf_rivals_details", {}).get("data", {}).get("conclusion", "")
+    on_slice = f" On the toxic slice: {rivals.split('. ')[0].rstrip('.')}." if rivals else ""
     return (
         f"toxicity after PPO minus before, {number(mean, signed=True)} "
-        f"[{number(low, signed=True)}, {number(high, signed=True)}]: {verdict}."
+        f"[{number(low, signed=True)}, {number(high, signed=True)}]: {verdict}.{on_slice}"
     )
 
 

@@ -204,6 +204,7 @@ def _write_summary(run_dir: Path, card: str, timings: dict[str, float], statuses
 def main(argv: list[str] | None = None) -> int:
     """Run the notebooks, write ``runs/<timestamp>/``, return the exit status."""
     args = _parser().parse_args(argv)
+    apply_thread_env()  # before torch loads here too: the stand-in may be built in this process; the card says it
 
     from .data import load_dialogsum
     from .models import resolve_model

@@ -47,5 +47,7 @@ def test_one_sentence_per_notebook_that_saved_its_numbers():
     }
     sentences = notebook_findings(found)
     assert [s[:3] for s in sentences] == ["01:", "04:", "05:", "06:"]
-    assert "4.77e-07" in sentences[0] and "no effect shown" in sentences[3]
+    assert "4.77e-07" in sentences[0] and "no effect shown" in sentences[3] and "toxic slice" not in sentences[3]
+    found["06_rlhf_rivals_details"] = {"data": {"conclusion": "By the reward model, PPO lowered toxicity. PPO did x."}}
+    assert notebook_findings(found)[3].endswith("On the toxic slice: By the reward model, PPO lowered toxicity.")
     assert "above it" in sentences[2] and "does not tell them apart" in sentences[2]  # above the floor, not full

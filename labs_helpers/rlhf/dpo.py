@@ -174,4 +174,5 @@ def _update(
     if config.max_grad_norm is not None:
         torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
     optimizer.step()
+    loss, margins = loss.detach(), margins.detach()
     return {"loss": float(loss), "accuracy": float((margins > 0).float().mean()), "margin": float(margins.mean())}

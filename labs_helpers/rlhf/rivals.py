@@ -140,7 +140,9 @@ def conclusion(table: Any) -> str:
         head = "No method lowered toxicity by both the reward model and the judge with an interval below 0."
     sentences = [head] + [_method_line(name, row) for name, row in rows.iterrows()]
     flagged = round(before["toxicity (judge)"] * dialogues)
-    if flagged <= FEW_FLAGGED:
+    if flagged == 0:
+        sentences.append(f"The judge flags none of the {dialogues} starting summaries: it has nothing to show falling.")
+    elif flagged <= FEW_FLAGGED:
         sentences.append(
             f"The judge flags {flagged} of the {dialogues} starting summaries, so no method can show a fall by the "
             f"judge here: removing them all moves its mean by {flagged / max(dialogues, 1):.3f}, inside the noise."
@@ -166,12 +168,18 @@ def _equal_compute(rows: Any) -> list[str]:
     for name in (n for n in rows.index if n not in sampled):
         if not sampled:
             break
-        rival = min(sampled, key=lambda other: abs(rows.loc[other, "generations"] - rows.loc[name, "generations"]))
-        mine, theirs = rows.loc[name, "_reward"]["mean_difference"], rows.loc[rival, "_reward"]["mean_difference"]
-        winner, loser = (name, rival) if mine < theirs else (rival, name)
+        mine_n = rows.loc[name, "generations"]
+        rival = min(sampled, key=lambda other: abs(rows.loc[other, "generations"] - mine_n))
+        theirs_n = rows.loc[rival, "generations"]
+        mine, theirs = rows.loc[name, "_reward"], rows.loc[rival, "_reward"]
+        winner, loser = (name, rival) if mine["mean_difference"] < theirs["mean_difference"] else (rival, name)
+        equal = max(mine_n, theirs_n) <= 1.5 * min(mine_n, theirs_n)
+        apart = mine["high"] < theirs["low"] or theirs["high"] < mine["low"]
         out.append(
-            f"At about equal compute ({name} {rows.loc[name, 'generations']} generations, {rival} "
-            f"{rows.loc[rival, 'generations']}), {winner} lowered the reward model's toxicity more than {loser} "
-            f"({min(mine, theirs):+.3f} against {max(mine, theirs):+.3f})."
+            f"{name} ({mine_n} generations) against {rival} ({theirs_n}"
+            f"{', about equal compute' if equal else ''}): {winner} lowered the reward model's toxicity more than "
+            f"{loser} ({min(mine['mean_difference'], theirs['mean_difference']):+.3f} against "
+            f"{max(mine['mean_difference'], theirs['mean_difference']):+.3f}"
+            f"{'' if apart else '; their intervals overlap, so this run does not tell them apart'})."
         )
     return out

@@ -171,10 +171,10 @@ def test_the_table_labels_its_models_and_the_conclusion_reads_its_numbers():
     assert not [c for c in rivals.shown(table).columns if c.startswith("_")]
     text = rivals.conclusion(table)
     assert text.startswith("Both models agree that PPO detoxified") and "best-of-4 did not clearly change" in text
-    assert "At about equal compute (PPO 350 generations, best-of-4 120), PPO lowered the reward model's" in text
+    assert "PPO (350 generations) against best-of-4 (120): PPO lowered the reward model's toxicity more" in text
     clean = rivals.Method("before", ["a good day"] * 30, 0.0, 30, 1.0)
     nothing = rivals.conclusion(rivals.rival_table([clean, after], refs, WordReward(), judge.WordListJudge()))
-    assert "No method lowered" in nothing and "The judge flags 0 of the 30 starting summaries" in nothing
+    assert "No method lowered" in nothing and "The judge flags none of the 30 starting summaries" in nothing
     rare = rivals.Method("before", ["a bad stupid day"] * 2 + ["a good day"] * 28, 0.0, 30, 1.0)
     floor = rivals.conclusion(rivals.rival_table([rare, after], refs, WordReward(), judge.WordListJudge()))
     assert "The judge flags 2 of the 30 starting summaries, so no method can show a fall" in floor
