@@ -70,6 +70,10 @@ PRECISIONS = ("fp32", "bf16-autocast", "bf16-weights")
 # Which of the two bf16 precisions batched generation uses where the settings choose bf16 (LABS_AUTOCAST):
 # bf16 weights, measured 1.57x bf16 autocast with the same summaries (benchmarks/README.md, section 1).
 BF16_GENERATION = "bf16-weights"
+GENERATION_WORDS = {  # the run card's words for each bf16 choice
+    "bf16-autocast": "batched generation in bf16 autocast",
+    "bf16-weights": "batched generation on a bf16 copy of the weights",
+}
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")  # x86 instructions that multiply bf16 natively
 
 
@@ -115,12 +119,8 @@ def precision_note(device: str, mode: str, cpuinfo: str | None = None) -> str:
         why = f"{native} multiplies bf16 natively; LABS_AUTOCAST=off" if native else f"no native bf16 on this {device}"
         return f"fp32 everywhere ({why})"
     why = native or f"asked for; this {device} has no native bf16, so it runs slower"
-    if BF16_GENERATION == "bf16-weights":
-        return (
-            f"fine-tuning in bf16 autocast, batched generation on a bf16 copy of the weights ({why}); "
-            "weights, PPO and checks by hand in fp32"
-        )
-    return f"fine-tuning and batched generation in bf16 autocast ({why}); weights, PPO and checks by hand in fp32"
+    generation = GENERATION_WORDS[BF16_GENERATION]
+    return f"fine-tuning in bf16 autocast, {generation} ({why}); weights, PPO and checks by hand in fp32"
 
 
 def autocast(device: str, mode: str) -> ContextManager:

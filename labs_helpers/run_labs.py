@@ -150,7 +150,6 @@ def _hand_down(settings: Settings, run_dir: Path) -> None:
     """The settings the kernels inherit, decided once here, paths absolute (the kernels run in notebooks/)."""
     for name, value in QUIET.items():
         os.environ.setdefault(name, value)
-    apply_thread_env()  # the kernels load torch with the kit's wait policy (threads.py: why)
     os.environ["LABS_RUN_DIR"] = str(run_dir)  # the kernels save their results there
     os.environ["LABS_PROFILE"] = settings.profile  # no notebook probes the Hub again,
     os.environ["LABS_PROFILE_ASKED"] = settings.requested_profile  # and every run card says what was asked and why
@@ -204,7 +203,7 @@ def _write_summary(run_dir: Path, card: str, timings: dict[str, float], statuses
 def main(argv: list[str] | None = None) -> int:
     """Run the notebooks, write ``runs/<timestamp>/``, return the exit status."""
     args = _parser().parse_args(argv)
-    apply_thread_env()  # before torch loads here too: the stand-in may be built in this process; the card says it
+    apply_thread_env()  # before torch loads: this process (the stand-in may be built here) and the kernels it starts
 
     from .data import load_dialogsum
     from .models import resolve_model

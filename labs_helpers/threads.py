@@ -23,20 +23,21 @@ THREAD_ENV: dict[str, str] = {SPIN: "10000"}
 WHY = "threads spin briefly, then sleep: as fast alone, and far fewer very slow steps beside another job"
 
 
+def user_chose(env: Mapping[str, str]) -> bool:
+    """True when ``env`` already says how threads wait: the user's choice wins over the kit's."""
+    return SPIN in env or WAIT_POLICY in env
+
+
 def with_thread_env(env: Mapping[str, str]) -> dict[str, str]:
-    """``env`` with the kit's spin count added, unless it already says how threads wait (the user's choice wins)."""
-    if SPIN in env or WAIT_POLICY in env:
-        return dict(env)
-    return {**THREAD_ENV, **env}
+    """``env`` with the kit's spin count added, unless the user chose how threads wait."""
+    return dict(env) if user_chose(env) else {**env, **THREAD_ENV}
 
 
 def apply_thread_env(environ: MutableMapping[str, str] | None = None) -> bool:
     """Put the kit's spin count into this process's environment; True if it takes effect here (torch not loaded)."""
     target = os.environ if environ is None else environ
-    chosen = with_thread_env(target)
-    for name in THREAD_ENV:
-        if name in chosen:
-            target[name] = chosen[name]
+    if not user_chose(target):
+        target.update(THREAD_ENV)
     return "torch" not in sys.modules
 
 

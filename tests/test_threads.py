@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from labs_helpers import run_labs, threads
+from labs_helpers import threads
 from labs_helpers.instructor import grade
 from labs_helpers.settings import KIT_ROOT, make_settings
 
@@ -46,11 +46,18 @@ def test_the_run_card_says_how_threads_wait():
     assert "CPU threads" in card and "GOMP_SPINCOUNT=10000" in card
 
 
-def test_make_labs_hands_it_to_its_kernels(no_choice, monkeypatch, tmp_path):
-    for name in [*run_labs.QUIET, "LABS_RUN_DIR", "LABS_PROFILE", "LABS_DATASET", "LABS_CACHE", "LABS_MODEL"]:
-        monkeypatch.setenv(name, os.environ.get(name, ""))  # restored after the test, whatever _hand_down sets
-    run_labs._hand_down(make_settings({"LABS_PROFILE": "offline", "LABS_STANDIN": "instant"}), tmp_path)
-    assert os.environ["GOMP_SPINCOUNT"] == "10000"
+def test_make_labs_applies_it_before_torch_loads_so_its_kernels_inherit_it(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    env |= {"LABS_PROFILE": "offline", "LABS_STANDIN": "instant", "LABS_DATASET": str(tmp_path / "missing")}
+    probe = (
+        "import os, sys\n"
+        "from labs_helpers import run_labs\n"
+        "assert 'torch' not in sys.modules\n"
+        f"status = run_labs.main(['--runs', {str(tmp_path)!r}])\n"  # stops at the missing dataset, exit status 2
+        "print(status, os.environ.get('GOMP_SPINCOUNT'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], env=env, cwd=KIT_ROOT, capture_output=True, text=True)
+    assert done.stdout.split()[-2:] == ["2", "10000"], done.stderr[-2000:]
 
 
 def test_make_grade_gives_every_kernel_the_kits_or_the_instructors_choice(no_choice, monkeypatch, tmp_path):

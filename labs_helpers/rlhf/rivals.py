@@ -126,7 +126,7 @@ FEW_FLAGGED = 3  # so few flagged summaries that removing them all stays inside 
 def conclusion(table: Any) -> str:
     """One paragraph from the table: what each method did by both models, and who won at about equal compute."""
     before, rows = table.iloc[0], table.iloc[1:]
-    dialogues = int(table.attrs.get("dialogues", 0)) or int(str(table.index.name).split()[0])
+    dialogues = int(table.attrs["dialogues"])
     lowered = [name for name, row in rows.iterrows() if row["_reward"]["high"] < 0]
     both = [name for name in lowered if rows.loc[name, "_judge"]["high"] < 0]
     if both:

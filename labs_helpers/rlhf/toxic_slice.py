@@ -121,8 +121,9 @@ def _check_options(threshold: float, held_out: float, scored: str) -> None:
 
 def _scores(split: Any, reward_model: Any, scored: str, summaries_by_id: dict[str, str] | None) -> list[float]:
     """The reward model's toxicity of each row's summary, dialogue, or the larger of the two."""
-    by_summary = reward_model.toxicity(_summaries(split, summaries_by_id)) if scored != "dialogue" else None
-    by_dialogue = reward_model.toxicity(list(split["dialogue"])) if scored != "summary" else None
-    if by_summary is None or by_dialogue is None:
-        return list(by_summary if by_dialogue is None else by_dialogue)
-    return [max(a, b) for a, b in zip(by_summary, by_dialogue)]
+    sources = []
+    if scored != "dialogue":
+        sources.append(_summaries(split, summaries_by_id))
+    if scored != "summary":
+        sources.append(list(split["dialogue"]))
+    return [max(row) for row in zip(*(reward_model.toxicity(texts) for texts in sources))]
